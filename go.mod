@@ -1,0 +1,3 @@
+module github.com/pmonitor/pmonitor
+
+go 1.26
