@@ -1,0 +1,156 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Sample is the outcome of one probe, as the agent decided to record it.
+type Sample struct {
+	Address  string
+	Time     time.Time     // when the probe was sent
+	Answered bool          // a reply arrived before the deadline
+	RTT      time.Duration // valid when Answered
+	// Counted applies the counting rule: true once the target has answered
+	// at least once (this probe included). Only counted probes touch
+	// total_count, total_success, responded and sample_time.
+	Counted bool
+	// StateChanged marks a transition (first answer, up→down, down→up):
+	// state_change_time takes Time.
+	StateChanged bool
+}
+
+// Event is an up/down transition of a target.
+type Event struct {
+	Time    time.Time
+	Address string
+	Name    string
+	Up      bool
+	Reason  string        // on down: why the probe failed
+	Outage  time.Duration // on up after a down: how long it lasted
+}
+
+// Batch is what the agent writes in one transaction.
+type Batch struct {
+	Samples   []Sample
+	Events    []Event
+	Heartbeat time.Time // if set, refreshes the me row's heartbeat
+	History   bool      // also append the samples to the samples table
+}
+
+// updateTarget applies one sample with increments rather than absolute
+// values, so an orchestrator that resets counters with plain SQL while the
+// agent runs is respected.
+const updateTarget = `UPDATE targets SET
+	sent = COALESCE(sent, 0) + 1,
+	received = COALESCE(received, 0) + ?1,
+	total_count = total_count + ?2,
+	total_success = total_success + (?1 AND ?2),
+	responded = CASE WHEN ?2 THEN ?1 ELSE responded END,
+	sample_time = CASE WHEN ?2 THEN ?3 ELSE sample_time END,
+	rtt_last_ms = CASE WHEN ?1 THEN ?4 ELSE rtt_last_ms END,
+	rtt_min_ms = CASE WHEN ?1 THEN MIN(COALESCE(rtt_min_ms, ?4), ?4) ELSE rtt_min_ms END,
+	rtt_max_ms = CASE WHEN ?1 THEN MAX(COALESCE(rtt_max_ms, ?4), ?4) ELSE rtt_max_ms END,
+	rtt_sum_ms = COALESCE(rtt_sum_ms, 0) + CASE WHEN ?1 THEN ?4 ELSE 0 END,
+	consecutive_failures = CASE WHEN ?1 THEN 0 ELSE COALESCE(consecutive_failures, 0) + 1 END,
+	state_change_time = CASE WHEN ?5 THEN ?3 ELSE state_change_time END
+	WHERE address = ?6 AND COALESCE(me, FALSE) = FALSE`
+
+// samplesPerInsert bounds the rows of one multi-row INSERT (4 parameters each).
+const samplesPerInsert = 500
+
+// Write applies a batch in one transaction: either all of it lands or none.
+func (w *Working) Write(ctx context.Context, b Batch) error {
+	if len(b.Samples) == 0 && len(b.Events) == 0 && b.Heartbeat.IsZero() {
+		return nil
+	}
+	return w.inTx(ctx, "write batch", func(tx *sql.Tx) error {
+		if len(b.Samples) > 0 {
+			stmt, err := tx.PrepareContext(ctx, updateTarget)
+			if err != nil {
+				return err
+			}
+			defer stmt.Close()
+			for _, s := range b.Samples {
+				var rtt any
+				if s.Answered {
+					rtt = ms(s.RTT)
+				}
+				if _, err := stmt.ExecContext(ctx, s.Answered, s.Counted, epoch(s.Time), rtt, s.StateChanged, s.Address); err != nil {
+					return fmt.Errorf("update %s: %w", s.Address, err)
+				}
+			}
+			if b.History {
+				if err := insertSamples(ctx, tx, b.Samples); err != nil {
+					return err
+				}
+			}
+		}
+		for _, e := range b.Events {
+			state, outage := "down", any(nil)
+			if e.Up {
+				state = "up"
+				if e.Outage > 0 {
+					outage = e.Outage.Seconds()
+				}
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO events(time, address, name, state, reason, outage_seconds) VALUES (?, ?, ?, ?, ?, ?)`,
+				epoch(e.Time), e.Address, e.Name, state, nullString(e.Reason), outage); err != nil {
+				return fmt.Errorf("insert event: %w", err)
+			}
+		}
+		if !b.Heartbeat.IsZero() {
+			if _, err := tx.ExecContext(ctx, `UPDATE targets SET heartbeat = ? WHERE me = TRUE`, epoch(b.Heartbeat)); err != nil {
+				return fmt.Errorf("heartbeat: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+func insertSamples(ctx context.Context, tx *sql.Tx, samples []Sample) error {
+	for len(samples) > 0 {
+		n := min(len(samples), samplesPerInsert)
+		var q strings.Builder
+		q.WriteString(`INSERT INTO samples(time, address, answered, rtt_ms) VALUES `)
+		args := make([]any, 0, 4*n)
+		for i, s := range samples[:n] {
+			if i > 0 {
+				q.WriteByte(',')
+			}
+			q.WriteString("(?,?,?,?)")
+			var rtt any
+			if s.Answered {
+				rtt = ms(s.RTT)
+			}
+			args = append(args, epoch(s.Time), s.Address, s.Answered, rtt)
+		}
+		if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
+			return fmt.Errorf("insert samples: %w", err)
+		}
+		samples = samples[n:]
+	}
+	return nil
+}
+
+// Prune deletes samples older than before and returns how many went.
+func (w *Working) Prune(ctx context.Context, before time.Time) (int64, error) {
+	res, err := w.db.ExecContext(ctx, `DELETE FROM samples WHERE time < ?`, epoch(before))
+	if err != nil {
+		return 0, fmt.Errorf("prune samples in %s: %w", w.path, err)
+	}
+	n, _ := res.RowsAffected()
+	return n, nil
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}

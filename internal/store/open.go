@@ -1,0 +1,102 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// BusyTimeout is how long a connection waits for another writer before it
+// reports SQLITE_BUSY. Writers hold the lock for milliseconds; this is a
+// generous bound for hundreds of agents sharing one registry.
+const BusyTimeout = 15 * time.Second
+
+// ErrNotExist reports that a database file that must exist does not.
+var ErrNotExist = errors.New("no such file")
+
+// openMode selects how a database file is opened.
+type openMode int
+
+const (
+	readWrite openMode = iota // create if missing, WAL, migrations
+	readOnly                  // must exist; never written, never converted to WAL
+)
+
+// openDB opens the SQLite file at path. Read-write handles switch the file to
+// WAL and begin every transaction IMMEDIATE, which turns lock upgrades into
+// plain waits on the busy timeout instead of immediate SQLITE_BUSY errors.
+func openDB(ctx context.Context, path string, mode openMode) (*sql.DB, error) {
+	if path == "" {
+		return nil, errors.New("empty database path")
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("resolve %s: %w", path, err)
+	}
+	if _, err := os.Stat(abs); err != nil {
+		if mode == readOnly && errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("%s: %w", path, ErrNotExist)
+		}
+		if !errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("stat %s: %w", path, err)
+		}
+	}
+	q := url.Values{}
+	q.Set("_busy_timeout", fmt.Sprint(BusyTimeout.Milliseconds()))
+	if mode == readOnly {
+		q.Set("mode", "ro")
+	} else {
+		q.Set("_journal_mode", "WAL")
+		q.Set("_synchronous", "NORMAL") // durable at checkpoints; a crash loses at most the last commits, never integrity
+		q.Set("_txlock", "immediate")
+	}
+	u := url.URL{Scheme: "file", Path: abs, RawQuery: q.Encode()}
+	db, err := sql.Open("sqlite", u.String())
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	return db, nil
+}
+
+// hasTable reports whether the database holds a table of that name.
+func hasTable(ctx context.Context, q queryer, name string) (bool, error) {
+	var n int
+	err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?`, name).Scan(&n)
+	return n > 0, err
+}
+
+// queryer is what *sql.DB, *sql.Conn and *sql.Tx have in common.
+type queryer interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// epoch converts t to the epoch seconds (with fraction) stored in sample_time
+// and the other time columns; the zero time is 0.
+func epoch(t time.Time) float64 {
+	if t.IsZero() {
+		return 0
+	}
+	return float64(t.UnixNano()) / 1e9
+}
+
+// fromEpoch is the inverse of epoch.
+func fromEpoch(s float64) time.Time {
+	if s <= 0 {
+		return time.Time{}
+	}
+	sec := int64(s)
+	return time.Unix(sec, int64((s-float64(sec))*1e9))
+}

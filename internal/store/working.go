@@ -1,0 +1,165 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+)
+
+// Working is an agent's working database: one targets row per probed
+// target, the me row describing the agent, and the samples and events
+// history. The agent is its only writer; orchestrators read it with plain SQL.
+type Working struct {
+	path string
+	db   *sql.DB
+}
+
+// OpenWorking opens (creating it if needed; a zero-byte file is fine) the
+// working database at path and migrates its schema in place.
+func OpenWorking(ctx context.Context, path string) (*Working, error) {
+	db, err := openDB(ctx, path, readWrite)
+	if err != nil {
+		return nil, fmt.Errorf("open working db: %w", err)
+	}
+	if err := migrate(ctx, db, roleWorking); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open working db %s: %w", path, err)
+	}
+	return &Working{path: path, db: db}, nil
+}
+
+// Path returns the file the working database lives in.
+func (w *Working) Path() string { return w.path }
+
+// DB exposes the underlying handle for reports and tests.
+func (w *Working) DB() *sql.DB { return w.db }
+
+// Close flushes the WAL into the main file and closes the database.
+func (w *Working) Close() error {
+	// A checkpoint leaves a self-contained file behind for copying and for
+	// readers that open it read-only.
+	w.db.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`)
+	return w.db.Close()
+}
+
+// TargetState is what the working database remembers of one target; an agent
+// restarted after a crash continues from it.
+type TargetState struct {
+	Address             string
+	Name                string
+	Stable              bool
+	Responded           bool
+	SampleTime          time.Time
+	TotalCount          int64
+	TotalSuccess        int64
+	Sent                int64
+	Received            int64
+	ConsecutiveFailures int64
+	StateChange         time.Time
+}
+
+// Answered reports whether the target has answered once, which starts the
+// counting rule: from then on every probe counts.
+func (s TargetState) Answered() bool { return s.TotalCount > 0 || s.TotalSuccess > 0 }
+
+// SetMe writes the row describing the agent itself (me = TRUE) and clears
+// the flag on any other row.
+func (w *Working) SetMe(ctx context.Context, address, name string, stable bool, now time.Time) error {
+	return w.inTx(ctx, "set me row", func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `UPDATE targets SET me = FALSE WHERE me = TRUE AND address <> ?`, address); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO targets(address, name, stable, me, running, heartbeat) VALUES (?, ?, ?, TRUE, TRUE, ?)
+			ON CONFLICT(address) DO UPDATE SET name = excluded.name, stable = excluded.stable, me = TRUE,
+			running = TRUE, heartbeat = excluded.heartbeat, total_count = 0, total_success = 0, responded = FALSE`,
+			address, name, stable, epoch(now))
+		return err
+	})
+}
+
+// SetStopped marks the me row as no longer running.
+func (w *Working) SetStopped(ctx context.Context, now time.Time) error {
+	_, err := w.db.ExecContext(ctx, `UPDATE targets SET running = FALSE, heartbeat = ? WHERE me = TRUE`, epoch(now))
+	if err != nil {
+		return fmt.Errorf("mark agent stopped in %s: %w", w.path, err)
+	}
+	return nil
+}
+
+// States returns every non-me row.
+func (w *Working) States(ctx context.Context) (map[string]TargetState, error) {
+	rows, err := w.db.QueryContext(ctx, `SELECT address, name, COALESCE(stable, TRUE), COALESCE(responded, FALSE),
+		COALESCE(sample_time, 0), COALESCE(total_count, 0), COALESCE(total_success, 0), COALESCE(sent, 0),
+		COALESCE(received, 0), COALESCE(consecutive_failures, 0), COALESCE(state_change_time, 0)
+		FROM targets WHERE COALESCE(me, FALSE) = FALSE`)
+	if err != nil {
+		return nil, fmt.Errorf("read working db %s: %w", w.path, err)
+	}
+	defer rows.Close()
+	states := map[string]TargetState{}
+	for rows.Next() {
+		var s TargetState
+		var st, sc float64
+		if err := rows.Scan(&s.Address, &s.Name, &s.Stable, &s.Responded, &st, &s.TotalCount, &s.TotalSuccess,
+			&s.Sent, &s.Received, &s.ConsecutiveFailures, &sc); err != nil {
+			return nil, fmt.Errorf("read working db %s: %w", w.path, err)
+		}
+		s.SampleTime, s.StateChange = fromEpoch(st), fromEpoch(sc)
+		states[s.Address] = s
+	}
+	return states, rows.Err()
+}
+
+// SyncTargets makes the non-me rows match the registry's targets: missing
+// rows are inserted (total_count = 0, responded = FALSE), names and stable
+// flags follow the registry, rows of removed targets are deleted (their
+// samples and events stay).
+func (w *Working) SyncTargets(ctx context.Context, targets []Target) error {
+	return w.inTx(ctx, "sync targets", func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `CREATE TEMP TABLE IF NOT EXISTS wanted (address TEXT PRIMARY KEY)`); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM temp.wanted`); err != nil {
+			return err
+		}
+		ins, err := tx.PrepareContext(ctx, `INSERT INTO targets(address, name, stable) VALUES (?, ?, ?)
+			ON CONFLICT(address) DO UPDATE SET name = excluded.name, stable = excluded.stable
+			WHERE name IS NOT excluded.name OR stable IS NOT excluded.stable`)
+		if err != nil {
+			return err
+		}
+		defer ins.Close()
+		want, err := tx.PrepareContext(ctx, `INSERT OR IGNORE INTO temp.wanted(address) VALUES (?)`)
+		if err != nil {
+			return err
+		}
+		defer want.Close()
+		for _, t := range targets {
+			if _, err := ins.ExecContext(ctx, t.Address, t.Name, t.Stable); err != nil {
+				return fmt.Errorf("insert %s: %w", t.Address, err)
+			}
+			if _, err := want.ExecContext(ctx, t.Address); err != nil {
+				return err
+			}
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM targets WHERE COALESCE(me, FALSE) = FALSE
+			AND address NOT IN (SELECT address FROM temp.wanted)`)
+		return err
+	})
+}
+
+func (w *Working) inTx(ctx context.Context, what string, fn func(*sql.Tx) error) error {
+	tx, err := w.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("%s in %s: %w", what, w.path, err)
+	}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return fmt.Errorf("%s in %s: %w", what, w.path, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("%s in %s: %w", what, w.path, err)
+	}
+	return nil
+}
