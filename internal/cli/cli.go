@@ -41,6 +41,15 @@ type command struct {
 // commands lists every subcommand. Keep it sorted by name.
 func commands() []*command {
 	cmds := []*command{
+		cmdAgents(),
+		cmdConsolidate(),
+		cmdInit(),
+		cmdLast(),
+		cmdList(),
+		cmdStart(),
+		cmdStatus(),
+		cmdStop(),
+		cmdTargets(),
 	}
 	sort.Slice(cmds, func(i, j int) bool { return cmds[i].name < cmds[j].name })
 	return cmds

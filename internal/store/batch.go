@@ -47,8 +47,8 @@ type Batch struct {
 const updateTarget = `UPDATE targets SET
 	sent = COALESCE(sent, 0) + 1,
 	received = COALESCE(received, 0) + ?1,
-	total_count = total_count + ?2,
-	total_success = total_success + (?1 AND ?2),
+	total_count = COALESCE(total_count, 0) + ?2,
+	total_success = COALESCE(total_success, 0) + (?1 AND ?2),
 	responded = CASE WHEN ?2 THEN ?1 ELSE responded END,
 	sample_time = CASE WHEN ?2 THEN ?3 ELSE sample_time END,
 	rtt_last_ms = CASE WHEN ?1 THEN ?4 ELSE rtt_last_ms END,

@@ -25,8 +25,9 @@ var ErrNotExist = errors.New("no such file")
 type openMode int
 
 const (
-	readWrite openMode = iota // create if missing, WAL, migrations
-	readOnly                  // must exist; never written, never converted to WAL
+	readWrite         openMode = iota // create if missing, WAL, migrations
+	readWriteExisting                 // as readWrite, but the file must exist
+	readOnly                          // must exist; never written, never converted to WAL
 )
 
 // openDB opens the SQLite file at path. Read-write handles switch the file to
@@ -41,7 +42,7 @@ func openDB(ctx context.Context, path string, mode openMode) (*sql.DB, error) {
 		return nil, fmt.Errorf("resolve %s: %w", path, err)
 	}
 	if _, err := os.Stat(abs); err != nil {
-		if mode == readOnly && errors.Is(err, os.ErrNotExist) {
+		if mode != readWrite && errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("%s: %w", path, ErrNotExist)
 		}
 		if !errors.Is(err, os.ErrNotExist) {

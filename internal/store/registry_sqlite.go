@@ -26,10 +26,23 @@ type SQLiteRegistry struct {
 
 var _ Registry = (*SQLiteRegistry)(nil)
 
-// OpenRegistry opens (creating it if needed) the registry at path and
-// migrates its schema in place.
+// OpenRegistry opens the existing registry at path and migrates its schema
+// in place. A missing file is ErrNotExist: only CreateRegistry makes one.
 func OpenRegistry(ctx context.Context, path string) (*SQLiteRegistry, error) {
-	db, err := openDB(ctx, path, readWrite)
+	return openRegistry(ctx, path, false)
+}
+
+// CreateRegistry opens the registry at path, creating the file if needed.
+func CreateRegistry(ctx context.Context, path string) (*SQLiteRegistry, error) {
+	return openRegistry(ctx, path, true)
+}
+
+func openRegistry(ctx context.Context, path string, create bool) (*SQLiteRegistry, error) {
+	mode := readWrite
+	if !create {
+		mode = readWriteExisting
+	}
+	db, err := openDB(ctx, path, mode)
 	if err != nil {
 		return nil, fmt.Errorf("open registry: %w", err)
 	}

@@ -1,0 +1,35 @@
+# pmonitor developer targets. `make test` is the command CI runs (.ci/run).
+GO        ?= go
+PKGS      ?= ./...
+BIN       ?= bin/pmonitor
+STATICCHECK_VERSION ?= 2026.2.2
+
+.PHONY: all build test test-short lint bench bench-probe bench-agent bench-mesh demo clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/pmonitor
+
+# Full suite with the race detector. Tests that need root (namespaces, raw
+# sockets) or Debian packages (fping, mininet) skip with a message otherwise.
+test:
+	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+
+test-short:
+	$(GO) test -short -count=1 $(PKGS)
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) $(PKGS)
+
+# Micro-benchmarks of the store and the probe engine.
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+demo: build
+	sudo $(BIN) demo
+
+clean:
+	rm -rf bin

@@ -1,0 +1,101 @@
+package store_test
+
+import (
+	"context"
+	"database/sql"
+	"path/filepath"
+	"testing"
+
+	"github.com/pmonitor/pmonitor/internal/store"
+	"github.com/pmonitor/pmonitor/internal/store/storetest"
+)
+
+func TestSQLiteRegistryConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Registry {
+		r, err := store.CreateRegistry(context.Background(), filepath.Join(t.TempDir(), "master.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { r.Close() })
+		return r
+	})
+}
+
+// originalSchema is exactly what the original tool and other programs create.
+const originalSchema = `CREATE TABLE targets (
+  address TEXT NOT NULL PRIMARY KEY, name TEXT NOT NULL, run BOOLEAN DEFAULT TRUE,
+  running BOOLEAN DEFAULT FALSE, me BOOLEAN DEFAULT FALSE, stable BOOLEAN DEFAULT TRUE,
+  responded BOOLEAN DEFAULT FALSE, sample_time INTEGER DEFAULT 0, total_count INTEGER DEFAULT 0,
+  total_success INTEGER DEFAULT 0)`
+
+// plainSQL runs statements on path through its own connection, as another
+// program would.
+func plainSQL(t *testing.T, path string, stmts ...string) {
+	t.Helper()
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, s := range stmts {
+		if _, err := db.Exec(s); err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+	}
+}
+
+func TestRegistryMadeByAnotherProgram(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "master.db")
+	plainSQL(t, path, originalSchema,
+		`INSERT INTO targets(address, name, stable) VALUES ('127.0.0.5', 'b', FALSE), ('127.0.0.4', 'a', TRUE)`)
+	r, err := store.OpenRegistry(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	ts, err := r.Targets(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ts) != 2 || ts[0].Address != "127.0.0.5" || ts[0].Stable || !ts[0].Run {
+		t.Fatalf("targets = %+v", ts)
+	}
+	if err := r.SetRunning(ctx, "127.0.0.4", true, 7); err != nil {
+		t.Fatal(err)
+	}
+	// The original query still works after the migration.
+	var run bool
+	if err := r.DB().QueryRow(`SELECT run FROM targets WHERE address = ?`, "127.0.0.4").Scan(&run); err != nil || !run {
+		t.Fatalf("original query: run=%v err=%v", run, err)
+	}
+	// A second open (another agent) migrates nothing and fails nothing.
+	r2, err := store.OpenRegistry(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2.Close()
+}
+
+func TestOpenRegistryMissing(t *testing.T) {
+	_, err := store.OpenRegistry(context.Background(), filepath.Join(t.TempDir(), "none.db"))
+	if err == nil {
+		t.Fatal("OpenRegistry on a missing file succeeded")
+	}
+}
+
+func TestChangedSeesOtherWriters(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "master.db")
+	r, err := store.CreateRegistry(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	r.Changed(ctx)
+	plainSQL(t, path, `INSERT INTO targets(address, name) VALUES ('127.0.0.8', 'x')`)
+	ch, err := r.Changed(ctx)
+	if err != nil || !ch {
+		t.Fatalf("Changed after another connection's write = %v, %v; want true", ch, err)
+	}
+}

@@ -1,0 +1,165 @@
+package store_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/pmonitor/pmonitor/internal/store"
+)
+
+func openWorking(t *testing.T, path string) *store.Working {
+	t.Helper()
+	w, err := store.OpenWorking(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Close() })
+	return w
+}
+
+func TestWorkingZeroByteFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "work.db")
+	if err := os.WriteFile(path, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	w := openWorking(t, path)
+	if err := w.SetMe(context.Background(), "127.0.0.1", "h1", true, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := w.DB().QueryRow(`SELECT COUNT(*) FROM targets WHERE me = TRUE`).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("me rows = %d, %v; want 1", n, err)
+	}
+}
+
+func TestWorkingCountingRule(t *testing.T) {
+	ctx := context.Background()
+	w := openWorking(t, filepath.Join(t.TempDir(), "work.db"))
+	must(t, w.SetMe(ctx, "127.0.0.1", "h1", true, time.Now()))
+	must(t, w.SyncTargets(ctx, []store.Target{{Address: "127.0.0.2", Name: "h2", Stable: true}, {Address: "127.0.0.3", Name: "h3"}}))
+	t0 := time.Unix(1_700_000_000, 500_000_000)
+	// h2: fails twice before its first answer (not counted), answers, fails.
+	steps := []store.Sample{
+		{Address: "127.0.0.2", Time: t0, Answered: false},
+		{Address: "127.0.0.2", Time: t0.Add(time.Second), Answered: false},
+		{Address: "127.0.0.2", Time: t0.Add(2 * time.Second), Answered: true, RTT: 2 * time.Millisecond, Counted: true, StateChanged: true},
+		{Address: "127.0.0.2", Time: t0.Add(3 * time.Second), Answered: false, Counted: true, StateChanged: true},
+	}
+	must(t, w.Write(ctx, store.Batch{Samples: steps, History: true, Heartbeat: t0}))
+	states, err := w.States(ctx)
+	must(t, err)
+	h2 := states["127.0.0.2"]
+	if h2.TotalCount != 2 || h2.TotalSuccess != 1 || h2.Responded || h2.Sent != 4 || h2.Received != 1 || h2.ConsecutiveFailures != 1 {
+		t.Errorf("h2 = %+v; want total 2, success 1, not responded, sent 4, received 1, 1 failure", h2)
+	}
+	if got := h2.SampleTime.Sub(t0.Add(3 * time.Second)); got < -time.Millisecond || got > time.Millisecond {
+		t.Errorf("sample_time = %v, want %v", h2.SampleTime, t0.Add(3*time.Second))
+	}
+	h3 := states["127.0.0.3"]
+	if h3.TotalCount != 0 || h3.Responded || h3.Answered() {
+		t.Errorf("h3 never probed: %+v", h3)
+	}
+	if _, me := states["127.0.0.1"]; me {
+		t.Error("States includes the me row")
+	}
+	var samples int
+	must(t, w.DB().QueryRow(`SELECT COUNT(*) FROM samples`).Scan(&samples))
+	if samples != 4 {
+		t.Errorf("samples = %d, want 4", samples)
+	}
+	// Removing a target from the registry removes its row, keeps its samples.
+	must(t, w.SyncTargets(ctx, []store.Target{{Address: "127.0.0.3", Name: "h3"}}))
+	states, _ = w.States(ctx)
+	if _, ok := states["127.0.0.2"]; ok || len(states) != 1 {
+		t.Errorf("after sync: %v", states)
+	}
+	n, err := w.Prune(ctx, t0.Add(1500*time.Millisecond))
+	must(t, err)
+	if n != 2 {
+		t.Errorf("pruned %d samples, want 2", n)
+	}
+}
+
+// TestConcurrentReaders runs one writer against many readers in separate
+// connections running the original queries: none may see "database is locked".
+func TestConcurrentReaders(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "work.db")
+	w := openWorking(t, path)
+	must(t, w.SetMe(ctx, "127.0.0.1", "h1", true, time.Now()))
+	var targets []store.Target
+	for i := 0; i < 200; i++ {
+		targets = append(targets, store.Target{Address: fmt.Sprintf("127.0.1.%d", i), Name: fmt.Sprintf("n%d", i), Stable: i%4 != 0})
+	}
+	must(t, w.SyncTargets(ctx, targets))
+
+	const readers, batches = 4, 20
+	var done atomic.Bool
+	var reads atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, readers+1)
+	for r := 0; r < readers; r++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// Each reader is a separate program: its own handle, default
+			// settings plus the busy timeout any sane client sets.
+			db, err := sql.Open("sqlite", path+"?_busy_timeout=15000")
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer db.Close()
+			for !done.Load() {
+				for _, q := range []string{
+					`SELECT COUNT(*) FROM targets WHERE stable = TRUE AND responded = TRUE`,
+					`SELECT COUNT(*) FROM targets WHERE total_count > 0`,
+				} {
+					var n int
+					if err := db.QueryRow(q).Scan(&n); err != nil {
+						errs <- fmt.Errorf("reader: %s: %w", q, err)
+						return
+					}
+				}
+				reads.Add(1)
+			}
+		}()
+	}
+	for b := 0; b < batches; b++ {
+		var batch store.Batch
+		for _, tg := range targets {
+			batch.Samples = append(batch.Samples, store.Sample{Address: tg.Address, Time: time.Now(), Answered: b%3 != 0, Counted: true, RTT: time.Millisecond})
+		}
+		batch.History = true
+		if err := w.Write(ctx, batch); err != nil {
+			errs <- fmt.Errorf("writer: %w", err)
+			break
+		}
+	}
+	done.Store(true)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	var total int
+	must(t, w.DB().QueryRow(`SELECT total_count FROM targets WHERE address = '127.0.1.7'`).Scan(&total))
+	if total != batches {
+		t.Errorf("total_count = %d, want %d", total, batches)
+	}
+	t.Logf("%d batches of %d samples with %d concurrent reads", batches, len(targets), reads.Load())
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
