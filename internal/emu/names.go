@@ -1,0 +1,187 @@
+package emu
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// Naming scheme. Every object a Network creates carries its run prefix P,
+// which is "pm" followed by at most 6 lowercase letters or digits (default:
+// "pm" + 5 random characters, e.g. "pmk3x9a"):
+//
+//	bridge (root namespace)            P-br       e.g. pmk3x9a-br
+//	veth, bridge side (root namespace) P-v<N>     e.g. pmk3x9a-v12 (N = host number, 1..)
+//	veth, host side (host namespace)   eth0
+//	network namespace                  P-<host>   e.g. pmk3x9a-a, /var/run/netns/pmk3x9a-a
+//
+// Interface names are limited to 15 bytes (IFNAMSIZ-1): with |P| <= 8 a veth
+// name has room for 99999 hosts. Names alone could still collide with an
+// unrelated "pm..." interface, so every object also carries a marker: the
+// bridge and the veths have the link alias (IFLA_IFALIAS, shown by
+// 'ip -d link') "pmonitor-emu run=P pid=PID start=TICKS [host=NAME]", and
+// each namespace has the same alias on its "lo". Cleanup deletes only objects
+// whose name starts with its prefix, whose name has the shape above and whose
+// marker names a run whose process (pid plus start time, so a reused pid does
+// not count) no longer exists. The kernel takes no alias at creation, so a
+// run killed in the microseconds between creating an object and marking it
+// leaves an unmarked object that Cleanup does not touch ('ip link del' /
+// 'ip netns del' it by hand); a veth is safe anyway: removing its marked
+// namespace removes it too.
+
+// DefaultPrefix is the prefix every run prefix starts with; Cleanup with it
+// considers the leftovers of all pmonitor runs.
+const DefaultPrefix = "pm"
+
+const (
+	maxPrefixLen = 8  // keeps P-v99999 within ifNameMax
+	ifNameMax    = 15 // IFNAMSIZ - 1
+	maxHostName  = 64
+	markerTag    = "pmonitor-emu"
+	hostIfName   = "eth0"
+)
+
+// ErrInvalidPrefix reports a prefix outside the naming scheme: it must be
+// "pm" followed by at most 6 lowercase letters or digits.
+var ErrInvalidPrefix = errors.New("invalid prefix")
+
+var (
+	prefixRE   = regexp.MustCompile(`^pm[a-z0-9]{0,6}$`)
+	hostNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+)
+
+// CheckPrefix returns an error wrapping ErrInvalidPrefix unless p is a valid
+// run prefix (or Cleanup prefix).
+func CheckPrefix(p string) error {
+	if !prefixRE.MatchString(p) {
+		return fmt.Errorf("%w %q: want %q followed by at most %d lowercase letters or digits",
+			ErrInvalidPrefix, p, DefaultPrefix, maxPrefixLen-len(DefaultPrefix))
+	}
+	return nil
+}
+
+// randomPrefix returns "pm" plus 5 random lowercase letters or digits
+// (36^5 = 60 million values); New retries on the rare collision.
+func randomPrefix() string {
+	const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+	b := []byte(DefaultPrefix + "xxxxx")
+	for i := len(DefaultPrefix); i < len(b); i++ {
+		b[i] = alphabet[rand.IntN(len(alphabet))]
+	}
+	return string(b)
+}
+
+func checkHostName(name string) error {
+	if len(name) > maxHostName || !hostNameRE.MatchString(name) {
+		return fmt.Errorf("invalid host name %q: want 1 to %d letters, digits, '.', '_' or '-', starting with a letter or digit", name, maxHostName)
+	}
+	return nil
+}
+
+func bridgeName(run string) string      { return run + "-br" }
+func vethName(run string, n int) string { return run + "-v" + strconv.Itoa(n) }
+func netnsName(run, host string) string { return run + "-" + host }
+func netnsPath(name string) string      { return netnsDir + "/" + name }
+
+// isVethName reports whether name is "run-v<N>".
+func isVethName(run, name string) bool {
+	n, ok := strings.CutPrefix(name, run+"-v")
+	if !ok {
+		return false
+	}
+	_, err := strconv.Atoi(n)
+	return err == nil
+}
+
+// isNetnsName reports whether name is "run-<valid host name>".
+func isNetnsName(run, name string) bool {
+	host, ok := strings.CutPrefix(name, run+"-")
+	return ok && checkHostName(host) == nil
+}
+
+// owner identifies the run (and process) that created an object; it is
+// stored as the object's marker.
+type owner struct {
+	run   string // run prefix
+	pid   int
+	start uint64 // process start time in clock ticks since boot (/proc/PID/stat field 22)
+	host  string // optional: the host the object belongs to
+}
+
+// currentOwner describes the calling process as the owner of run.
+func currentOwner(run string) (owner, error) {
+	pid := os.Getpid()
+	start, err := procStart(pid)
+	if err != nil {
+		return owner{}, err
+	}
+	return owner{run: run, pid: pid, start: start}, nil
+}
+
+func (o owner) forHost(host string) owner { o.host = host; return o }
+
+// String returns the marker text.
+func (o owner) String() string {
+	s := fmt.Sprintf("%s run=%s pid=%d start=%d", markerTag, o.run, o.pid, o.start)
+	if o.host != "" {
+		s += " host=" + o.host
+	}
+	return s
+}
+
+// parseOwner parses a marker; ok is false if s is not one.
+func parseOwner(s string) (o owner, ok bool) {
+	f := strings.Fields(s)
+	if len(f) < 4 || f[0] != markerTag {
+		return owner{}, false
+	}
+	for _, kv := range f[1:] {
+		k, v, _ := strings.Cut(kv, "=")
+		var err error
+		switch k {
+		case "run":
+			o.run = v
+		case "pid":
+			o.pid, err = strconv.Atoi(v)
+		case "start":
+			o.start, err = strconv.ParseUint(v, 10, 64)
+		case "host":
+			o.host = v
+		}
+		if err != nil {
+			return owner{}, false
+		}
+	}
+	return o, prefixRE.MatchString(o.run) && o.pid > 0
+}
+
+// alive reports whether the owning process still runs.
+func (o owner) alive() bool {
+	start, err := procStart(o.pid)
+	return err == nil && start == o.start
+}
+
+// procStart returns the start time of process pid in clock ticks since boot.
+func procStart(pid int) (uint64, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, err
+	}
+	// The command name (field 2) may contain spaces and parentheses: fields
+	// after it start behind the last ')'. starttime is field 22 overall.
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("parse /proc/%d/stat: no ')'", pid)
+	}
+	f := strings.Fields(s[i+1:])
+	const startField = 22 - 3 // fields[0] is field 3 (state)
+	if len(f) <= startField {
+		return 0, fmt.Errorf("parse /proc/%d/stat: %d fields", pid, len(f)+2)
+	}
+	return strconv.ParseUint(f[startField], 10, 64)
+}
