@@ -1,0 +1,167 @@
+package probe
+
+import (
+	"context"
+	"errors"
+	"net"
+	"time"
+
+	"golang.org/x/net/ipv4"
+)
+
+// Receive sizes. Only the first bytes of a packet matter (headers, the
+// quoted probe, token and key), so longer packets are read truncated.
+const (
+	recvBatch   = 64
+	recvBufSize = 512
+)
+
+// reader reads packets from one socket, in batches when the socket allows.
+type reader struct {
+	s    *socket
+	msgs []ipv4.Message // ipv4.Message and ipv6.Message are the same type
+	n    int            // length of a single (non-batch) read
+	from net.Addr       // sender of a single read
+}
+
+func newReader(s *socket) *reader {
+	r := &reader{s: s}
+	size := 1
+	if s.p4 != nil || s.p6 != nil {
+		size = recvBatch
+	}
+	r.msgs = make([]ipv4.Message, size)
+	for i := range r.msgs {
+		r.msgs[i].Buffers = [][]byte{make([]byte, recvBufSize)}
+	}
+	return r
+}
+
+// read blocks until at least one packet is available and returns how many
+// were read.
+func (r *reader) read() (int, error) {
+	switch {
+	case r.s.p4 != nil:
+		return r.s.p4.ReadBatch(r.msgs, 0)
+	case r.s.p6 != nil:
+		return r.s.p6.ReadBatch(r.msgs, 0)
+	}
+	var err error
+	r.n, r.from, err = r.s.conn.ReadFrom(r.msgs[0].Buffers[0])
+	if err != nil {
+		return 0, err
+	}
+	return 1, nil
+}
+
+// packet returns the data and sender of packet i of the last read.
+func (r *reader) packet(i int) ([]byte, net.Addr) {
+	if r.s.p4 == nil && r.s.p6 == nil {
+		return r.msgs[0].Buffers[0][:r.n], r.from
+	}
+	m := &r.msgs[i]
+	return m.Buffers[0][:m.N], m.Addr
+}
+
+// runReceiver reads and matches the packets of socket s until ctx ends.
+func (e *Engine) runReceiver(ctx context.Context, s *socket) {
+	r := newReader(s)
+	var (
+		pkts []packet
+		buf  []completion
+		errs int
+	)
+	for {
+		n, err := r.read()
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			if s.dgram && e.handleErrQueue(s) > 0 {
+				continue // the error announced queued ICMP errors (sk_err)
+			}
+			errs++
+			if errs%1000 == 1 {
+				e.log.Warn("receive failed", "family", s.fam.String(), "err", err, "count", errs)
+			}
+			time.Sleep(time.Millisecond) // do not spin on a persistent error
+			continue
+		}
+		now := e.elapsed()
+		pkts = pkts[:0]
+		for i := range n {
+			b, from := r.packet(i)
+			if p, ok := parsePacket(s.fam, b, addrFromNet(from)); ok {
+				pkts = append(pkts, p)
+			}
+		}
+		buf = e.match(s, pkts, now, buf[:0])
+		e.deliver(buf)
+	}
+}
+
+// handleErrQueue drains the error queue of a datagram socket, ends the
+// probes the errors are about and returns how many errors it read. Any
+// goroutine may call it.
+func (e *Engine) handleErrQueue(s *socket) int {
+	pkts := s.drainErrQueue(nil)
+	if len(pkts) > 0 {
+		e.deliver(e.match(s, pkts, e.elapsed(), nil))
+	}
+	return len(pkts)
+}
+
+// match ends the probes that the packets received on s at engine time now
+// answer, updates the counters and returns the completions.
+func (e *Engine) match(s *socket, pkts []packet, now time.Duration, buf []completion) []completion {
+	if len(pkts) == 0 {
+		return buf
+	}
+	st := &e.stats
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, p := range pkts {
+		if !s.anyID && p.id != s.id {
+			st.foreign.Add(1)
+			continue
+		}
+		var idx uint32
+		v := verdictLate
+		if p.hasKey {
+			if p.token != e.token {
+				st.foreign.Add(1)
+				continue
+			}
+			idx, v = e.tab.lookup(p.key, p.seq, p.target)
+		} else if p.kind != kindReply {
+			// An error quoting only 8 bytes of the probe: no key.
+			if i, ok := e.tab.findBySeq(p.seq, p.target); ok {
+				idx, v = i, verdictPending
+			}
+		} else {
+			v = verdictForeign // an echo reply too short to be ours
+		}
+		switch v {
+		case verdictForeign:
+			st.foreign.Add(1)
+		case verdictDuplicate:
+			st.duplicates.Add(1)
+		case verdictLate:
+			st.late.Add(1)
+		case verdictPending:
+			sl := e.tab.at(idx)
+			switch {
+			case now > sl.deadline:
+				st.late.Add(1)
+				buf = append(buf, e.endTimeout(idx))
+			case p.kind == kindReply:
+				st.replies.Add(1)
+				buf = append(buf, e.end(idx, StatusReply, max(now-sl.sent, 0), "", endedReply))
+			default:
+				st.errors.Add(1)
+				buf = append(buf, e.end(idx, statusOf(p.kind), 0, reasonOf(s.fam, p), endedOther))
+			}
+		}
+	}
+	return buf
+}

@@ -1,0 +1,124 @@
+package probe
+
+import (
+	"context"
+	"time"
+)
+
+// deadlineEntry schedules the expiry of probe (idx, gen) at engine time at.
+// Entries are never removed early: when a probe ends before its deadline the
+// entry goes stale and is skipped when it reaches the top of the heap.
+type deadlineEntry struct {
+	at  time.Duration
+	idx uint32
+	gen uint32
+}
+
+// deadlineHeap is a binary min-heap on at. Probes sent with one timeout
+// arrive in deadline order, so a push rarely sifts.
+type deadlineHeap []deadlineEntry
+
+func (h *deadlineHeap) push(d deadlineEntry) {
+	*h = append(*h, d)
+	s := *h
+	i := len(s) - 1
+	for i > 0 {
+		p := (i - 1) / 2
+		if s[p].at <= s[i].at {
+			break
+		}
+		s[p], s[i] = s[i], s[p]
+		i = p
+	}
+}
+
+func (h *deadlineHeap) pop() deadlineEntry {
+	s := *h
+	top := s[0]
+	n := len(s) - 1
+	s[0] = s[n]
+	s = s[:n]
+	for i := 0; ; {
+		l, m := 2*i+1, i
+		if l < n && s[l].at < s[m].at {
+			m = l
+		}
+		if r := l + 1; r < n && s[r].at < s[m].at {
+			m = r
+		}
+		if m == i {
+			break
+		}
+		s[i], s[m] = s[m], s[i]
+		i = m
+	}
+	if n == 0 && cap(s) > 4096 {
+		s = nil // give back the memory of a past burst
+	}
+	*h = s
+	return top
+}
+
+// live reports whether d still schedules a probe in flight. e.mu is held.
+func (e *Engine) live(d deadlineEntry) bool {
+	s := e.tab.at(d.idx)
+	return s.gen == d.gen && s.state == slotInFlight && s.deadline == d.at
+}
+
+// schedule adds the deadline of a probe just sent and wakes the timer
+// goroutine if it is now the earliest. e.mu is held.
+func (e *Engine) schedule(d deadlineEntry) {
+	e.deadlines.push(d)
+	if d.at < e.armed {
+		e.armed = d.at
+		select {
+		case e.timerKick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// runTimer expires probes whose deadline has passed.
+func (e *Engine) runTimer(ctx context.Context) {
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	var buf []completion
+	for {
+		e.mu.Lock()
+		for len(e.deadlines) > 0 && !e.live(e.deadlines[0]) {
+			e.deadlines.pop()
+		}
+		e.armed = maxDuration
+		if len(e.deadlines) > 0 {
+			e.armed = e.deadlines[0].at
+			t.Reset(max(e.armed-e.elapsed(), 0))
+		}
+		e.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		case <-e.timerKick:
+			t.Stop()
+		}
+		buf = e.expire(buf[:0])
+	}
+}
+
+// expire ends every probe whose deadline has passed with StatusTimeout.
+func (e *Engine) expire(buf []completion) []completion {
+	e.mu.Lock()
+	now := e.elapsed()
+	for len(e.deadlines) > 0 && e.deadlines[0].at <= now {
+		d := e.deadlines.pop()
+		if e.live(d) {
+			buf = append(buf, e.endTimeout(d.idx))
+		}
+	}
+	e.mu.Unlock()
+	e.deliver(buf)
+	return buf
+}
+
+const maxDuration = time.Duration(1<<63 - 1)
