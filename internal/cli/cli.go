@@ -47,6 +47,7 @@ func commands() []*command {
 		cmdInit(),
 		cmdLast(),
 		cmdList(),
+		cmdMonitor(),
 		cmdProbe(),
 		cmdStart(),
 		cmdStatus(),

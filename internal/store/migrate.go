@@ -49,7 +49,7 @@ var workingColumns = []column{
 func migrations(r role) []migration {
 	switch r {
 	case roleRegistry:
-		return []migration{execFile("schema/targets.sql"), addColumns("targets", registryColumns)}
+		return []migration{execFile("schema/targets.sql"), addColumns("targets", registryColumns), execFile("schema/generation.sql")}
 	case roleWorking:
 		return []migration{execFile("schema/targets.sql"), addColumns("targets", workingColumns), execFile("schema/history.sql")}
 	}

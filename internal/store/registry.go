@@ -12,6 +12,10 @@ var ErrUnknownTarget = errors.New("unknown target")
 // ErrDuplicateTarget reports an address that the registry already holds.
 var ErrDuplicateTarget = errors.New("duplicate target")
 
+// ErrRegistryGone reports that the registry was deleted or replaced while
+// open: close it and open it again.
+var ErrRegistryGone = errors.New("registry file deleted or replaced")
+
 // Target is one registry row: a node address and what the orchestrator says
 // about its agent.
 type Target struct {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -18,9 +19,12 @@ type SQLiteRegistry struct {
 	// watch is one dedicated connection: PRAGMA data_version is per
 	// connection, and the agent's own heartbeats go through it so that they
 	// do not count as changes.
+	file os.FileInfo // identity of the file opened, to notice it being replaced or deleted
+
 	mu          sync.Mutex
 	watch       *sql.Conn
 	dataVersion int64
+	generation  int64
 	watched     bool
 }
 
@@ -50,7 +54,12 @@ func openRegistry(ctx context.Context, path string, create bool) (*SQLiteRegistr
 		db.Close()
 		return nil, fmt.Errorf("open registry %s: %w", path, err)
 	}
-	return &SQLiteRegistry{path: path, db: db}, nil
+	fi, err := os.Stat(path)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open registry %s: %w", path, err)
+	}
+	return &SQLiteRegistry{path: path, db: db, file: fi}, nil
 }
 
 // Path returns the file the registry lives in.
@@ -193,8 +202,14 @@ func (r *SQLiteRegistry) Heartbeat(ctx context.Context, address string, now time
 	return r.update(ctx, conn, "heartbeat", address, `UPDATE targets SET heartbeat = ? WHERE address = ?`, epoch(now), address)
 }
 
-// Changed implements Registry with PRAGMA data_version, which costs no I/O.
+// Changed implements Registry with PRAGMA data_version, which costs no I/O,
+// and a stat of the file: a registry deleted or replaced under a running
+// agent is ErrRegistryGone, and the caller reopens it.
 func (r *SQLiteRegistry) Changed(ctx context.Context) (bool, error) {
+	fi, err := os.Stat(r.path)
+	if err != nil || !os.SameFile(fi, r.file) {
+		return false, fmt.Errorf("watch registry %s: %w", r.path, ErrRegistryGone)
+	}
 	conn, unlock, err := r.watchConn(ctx)
 	if err != nil {
 		return false, err
@@ -205,8 +220,21 @@ func (r *SQLiteRegistry) Changed(ctx context.Context) (bool, error) {
 		r.dropWatch()
 		return false, fmt.Errorf("watch registry %s: %w", r.path, err)
 	}
-	changed := !r.watched || v != r.dataVersion
-	r.dataVersion, r.watched = v, true
+	if r.watched && v == r.dataVersion {
+		return false, nil
+	}
+	// Something was committed; the generation says whether it matters. If a
+	// program dropped the triggers (by recreating the table), every commit
+	// counts as a change.
+	var gen sql.NullInt64
+	var triggers int
+	if err := conn.QueryRowContext(ctx, `SELECT (SELECT generation FROM pmonitor_generation WHERE id = 1),
+		(SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'pmonitor_gen_%')`).Scan(&gen, &triggers); err != nil {
+		r.dropWatch()
+		return false, fmt.Errorf("watch registry %s: %w", r.path, err)
+	}
+	changed := !r.watched || !gen.Valid || triggers != 3 || gen.Int64 != r.generation
+	r.dataVersion, r.generation, r.watched = v, gen.Int64, true
 	return changed, nil
 }
 

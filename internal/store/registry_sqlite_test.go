@@ -99,3 +99,35 @@ func TestChangedSeesOtherWriters(t *testing.T) {
 		t.Fatalf("Changed after another connection's write = %v, %v; want true", ch, err)
 	}
 }
+
+func TestChangedIgnoresHeartbeatsOfOthers(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "master.db")
+	r, err := store.CreateRegistry(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if err := r.Replace(ctx, []store.Target{{Address: "127.0.0.1", Name: "a", Run: true}, {Address: "127.0.0.2", Name: "b", Run: true}}); err != nil {
+		t.Fatal(err)
+	}
+	r.Changed(ctx)
+	for _, tc := range []struct {
+		stmt string
+		want bool
+	}{
+		{`UPDATE targets SET heartbeat = 123, running = TRUE WHERE address = '127.0.0.2'`, false},
+		{`UPDATE targets SET run = FALSE WHERE address = '127.0.0.1'`, true},
+		{`UPDATE targets SET stable = FALSE WHERE address = '127.0.0.2'`, true},
+		{`INSERT INTO targets(address, name) VALUES ('127.0.0.3', 'c')`, true},
+		{`DELETE FROM targets WHERE address = '127.0.0.3'`, true},
+		{`DROP TRIGGER pmonitor_gen_update`, true},
+		// Without the trigger every commit counts: safe, if slower.
+		{`UPDATE targets SET heartbeat = 124 WHERE address = '127.0.0.2'`, true},
+	} {
+		plainSQL(t, path, tc.stmt)
+		if got, err := r.Changed(ctx); err != nil || got != tc.want {
+			t.Errorf("after %s: Changed = %v, %v; want %v", tc.stmt, got, err, tc.want)
+		}
+	}
+}

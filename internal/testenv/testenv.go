@@ -37,3 +37,16 @@ func Short(t testing.TB, why string) {
 		t.Skipf("skipped in -short mode: %s", why)
 	}
 }
+
+// HeavyEnv is the environment variable that turns heavy tests on.
+const HeavyEnv = "PMONITOR_HEAVY_TESTS"
+
+// Heavy skips t unless heavy tests are turned on. Heavy tests (hundreds of
+// agents, meshes of emulated hosts) are too slow under the race detector, so
+// 'make test' runs them in a second pass without it.
+func Heavy(t testing.TB) {
+	t.Helper()
+	if os.Getenv(HeavyEnv) == "" {
+		t.Skipf("heavy test: set %s=1 to run it ('make test' does, without -race)", HeavyEnv)
+	}
+}

@@ -1,0 +1,264 @@
+// Package agent is the process that runs on every node: it walks the
+// registry's targets in its rotated order, probes each once per interval,
+// and records the results in its working database. It follows the registry
+// (targets added or removed, its own run flag) within a second, and writes
+// in batched transactions so a crash loses at most the last batch.
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"os"
+	"slices"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/pmonitor/pmonitor/internal/probe"
+	"github.com/pmonitor/pmonitor/internal/store"
+)
+
+// Prober sends probes; *probe.Engine implements it and tests pass a fake.
+type Prober interface {
+	Send(target netip.Addr, timeout time.Duration, done func(probe.Result)) error
+}
+
+// Config describes one agent. Self, OpenRegistry, Working and Prober are
+// required; zero durations take the defaults.
+type Config struct {
+	Self         netip.Addr                                        // the agent's own address (SRC_ADDRESS)
+	OpenRegistry func(ctx context.Context) (store.Registry, error) // called again after registry errors
+	Working      *store.Working
+	Prober       Prober
+
+	Interval  time.Duration // between two probes of one target; default 10s
+	Timeout   time.Duration // per probe; default 3s
+	Retention time.Duration // samples history kept; 0 keeps none
+	Flush     time.Duration // batch period; default 250ms
+	Watch     time.Duration // registry poll period; default 250ms
+	Heartbeat time.Duration // registry heartbeat period; default 2s
+
+	Logger *slog.Logger
+	Now    func() time.Time // default time.Now
+}
+
+func (c *Config) defaults() error {
+	switch {
+	case !c.Self.IsValid():
+		return errors.New("agent: no source address")
+	case c.OpenRegistry == nil || c.Working == nil || c.Prober == nil:
+		return errors.New("agent: registry, working database and prober are required")
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&c.Interval, 10*time.Second)
+	def(&c.Timeout, 3*time.Second)
+	def(&c.Flush, 250*time.Millisecond)
+	def(&c.Watch, 250*time.Millisecond)
+	def(&c.Heartbeat, 2*time.Second)
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return nil
+}
+
+// ErrNotAllowed reports that the registry says run = FALSE for this agent.
+var ErrNotAllowed = errors.New("run = FALSE in the registry")
+
+// Agent is one running monitor. Create it with New, then call Run once.
+type Agent struct {
+	cfg Config
+	log *slog.Logger
+
+	writeMu  sync.Mutex // one batch written at a time, in order
+	lastBeat time.Time  // of the me row; under writeMu
+	applied []store.Target // the list last applied (address, name, stable); watcher goroutine only
+
+	mu      sync.Mutex
+	name    string
+	stable  bool
+	targets map[netip.Addr]*target
+	pacer   pacer
+	pending store.Batch
+	stats   counters
+	regErr  string // last registry problem, "" when healthy
+
+	kickFlush chan struct{} // a state change wants an early write
+	kickProbe chan struct{} // the order changed
+	stopped   chan struct{} // closed when Run returns
+}
+
+// counters are the agent's cumulative figures for metrics and /api/status.
+type counters struct {
+	sent, answered, failed uint64
+	flushes, flushErrors   uint64
+	lastFlush              time.Duration
+	registryErrors         uint64
+	started                time.Time
+}
+
+// New checks cfg and returns an agent ready to Run.
+func New(cfg Config) (*Agent, error) {
+	if err := cfg.defaults(); err != nil {
+		return nil, err
+	}
+	return &Agent{
+		cfg:       cfg,
+		log:       cfg.Logger.With("agent", cfg.Self.String()),
+		targets:   map[netip.Addr]*target{},
+		pacer:     pacer{interval: cfg.Interval},
+		kickFlush: make(chan struct{}, 1),
+		kickProbe: make(chan struct{}, 1),
+		stopped:   make(chan struct{}),
+	}, nil
+}
+
+// Run monitors until ctx ends or the registry sets run = FALSE for this
+// agent; both are a clean stop (nil). Before returning it writes what it
+// recorded and clears its running flag.
+func (a *Agent) Run(ctx context.Context) error {
+	defer close(a.stopped)
+	a.stats.started = a.cfg.Now()
+	reg, err := a.openRegistry(ctx)
+	if err != nil {
+		return nil // ctx ended while the registry was missing
+	}
+	defer func() {
+		if reg != nil {
+			reg.Close()
+		}
+	}()
+	targets, err := reg.Targets(ctx)
+	if err != nil {
+		return fmt.Errorf("agent: %w", err)
+	}
+	if me, ok := find(targets, a.cfg.Self); ok && !me.Run {
+		return ErrNotAllowed
+	}
+	if err := a.start(ctx, reg, targets); err != nil {
+		return err
+	}
+	a.log.Info("agent started", "targets", len(a.pacer.order), "interval", a.cfg.Interval, "timeout", a.cfg.Timeout)
+
+	w := &watcher{a: a, reg: reg}
+	loops, lctx := errgroup.WithContext(ctx)
+	loops.Go(func() error { return a.probeLoop(lctx) })
+	loops.Go(func() error { return a.flushLoop(lctx) })
+	loops.Go(func() error { return w.loop(lctx) })
+	err = loops.Wait()
+	reg = w.reg // the watcher may have reopened it
+
+	// Clean exit: results first, then the flags.
+	bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	flushErr := a.flush(bg)
+	now := a.cfg.Now()
+	if e := a.cfg.Working.SetStopped(bg, now); e != nil {
+		a.log.Warn("mark stopped in working db", "err", e)
+	}
+	if reg != nil {
+		if e := reg.SetRunning(bg, a.cfg.Self.String(), false, os.Getpid()); e != nil && !errors.Is(e, store.ErrUnknownTarget) {
+			a.log.Warn("clear running flag", "err", e)
+		}
+	}
+	switch {
+	case errors.Is(err, errStopRequested):
+		a.log.Info("agent stopped by the registry (run = FALSE)")
+		return flushErr
+	case err != nil && ctx.Err() == nil:
+		return err
+	}
+	a.log.Info("agent stopped")
+	return flushErr
+}
+
+// start writes the me row, aligns the working database with the registry,
+// restores the counts of an earlier run and sets running.
+func (a *Agent) start(ctx context.Context, reg store.Registry, targets []store.Target) error {
+	now := a.cfg.Now()
+	a.name, a.stable = a.cfg.Self.String(), true
+	if me, ok := find(targets, a.cfg.Self); ok {
+		a.name, a.stable = me.Name, me.Stable
+	}
+	if err := a.cfg.Working.SetMe(ctx, a.cfg.Self.String(), a.name, a.stable, now); err != nil {
+		return fmt.Errorf("agent: %w", err)
+	}
+	if err := a.applyTargets(ctx, targets); err != nil {
+		return err
+	}
+	if err := reg.SetRunning(ctx, a.cfg.Self.String(), true, os.Getpid()); err != nil && !errors.Is(err, store.ErrUnknownTarget) {
+		a.log.Warn("set running flag", "err", err)
+	}
+	return nil
+}
+
+// applyTargets installs a new target list: working rows, states and order.
+func (a *Agent) applyTargets(ctx context.Context, targets []store.Target) error {
+	order, bad := rotate(targets, a.cfg.Self)
+	for _, b := range bad {
+		a.log.Warn("registry row with an invalid address skipped", "address", b)
+	}
+	want := make([]store.Target, 0, len(order))
+	byAddr := make(map[netip.Addr]store.Target, len(targets))
+	for _, t := range targets {
+		if ad, err := netip.ParseAddr(t.Address); err == nil {
+			byAddr[ad.Unmap()] = t
+		}
+	}
+	for _, ad := range order {
+		t := byAddr[ad]
+		want = append(want, store.Target{Address: ad.String(), Name: t.Name, Stable: t.Stable})
+	}
+	if slices.Equal(want, a.applied) {
+		return nil // another agent's run flag, say: nothing to do here
+	}
+	if err := a.flush(ctx); err != nil { // rows of removed targets go next; write their results first
+		return err
+	}
+	if err := a.cfg.Working.SyncTargets(ctx, want); err != nil {
+		return fmt.Errorf("agent: %w", err)
+	}
+	states, err := a.cfg.Working.States(ctx)
+	if err != nil {
+		return fmt.Errorf("agent: %w", err)
+	}
+	a.mu.Lock()
+	next := make(map[netip.Addr]*target, len(order))
+	for _, ad := range order {
+		t := byAddr[ad]
+		if old, ok := a.targets[ad]; ok {
+			old.name, old.stable = t.Name, t.Stable
+			next[ad] = old
+			continue
+		}
+		next[ad] = fromState(ad, t, states[ad.String()])
+	}
+	a.targets = next
+	a.pacer.setOrder(order)
+	a.mu.Unlock()
+	a.applied = want
+	select {
+	case a.kickProbe <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+func find(targets []store.Target, self netip.Addr) (store.Target, bool) {
+	for _, t := range targets {
+		if a, err := netip.ParseAddr(t.Address); err == nil && a.Unmap() == self {
+			return t, true
+		}
+	}
+	return store.Target{}, false
+}

@@ -1,0 +1,88 @@
+package agent
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/pmonitor/pmonitor/internal/store"
+)
+
+// rotate returns the targets to probe in the agent's order: those after its
+// own row first, wrapping around, never itself. An agent that is not in the
+// registry probes every target in registry order. Rows whose address does not
+// parse are skipped (reported by the caller).
+func rotate(targets []store.Target, self netip.Addr) (order []netip.Addr, bad []string) {
+	start := 0
+	for i, t := range targets {
+		if a, err := netip.ParseAddr(t.Address); err == nil && a.Unmap() == self {
+			start = i + 1
+			break
+		}
+	}
+	order = make([]netip.Addr, 0, len(targets))
+	for i := range targets {
+		t := targets[(start+i)%len(targets)]
+		a, err := netip.ParseAddr(t.Address)
+		if err != nil {
+			bad = append(bad, t.Address)
+			continue
+		}
+		if a = a.Unmap(); a != self {
+			order = append(order, a)
+		}
+	}
+	return order, bad
+}
+
+// pacer spreads the probes of one round evenly over the interval: one send
+// every interval/len(order). It keeps its place when the list changes, so a
+// new target is reached within one round.
+type pacer struct {
+	interval time.Duration
+	order    []netip.Addr
+	cursor   int
+	next     time.Time // when order[cursor] is due
+}
+
+// setOrder installs a new order, continuing with the same target where it is
+// still present.
+func (p *pacer) setOrder(order []netip.Addr) {
+	var cur netip.Addr
+	if p.cursor < len(p.order) {
+		cur = p.order[p.cursor]
+	}
+	p.order, p.cursor = order, 0
+	for i, a := range order {
+		if a == cur {
+			p.cursor = i
+			break
+		}
+	}
+}
+
+func (p *pacer) gap() time.Duration {
+	if len(p.order) == 0 {
+		return p.interval
+	}
+	return p.interval / time.Duration(len(p.order))
+}
+
+// due returns the targets to send now, those due before now+window (small
+// lists are sent on time, large ones in small bursts instead of one wakeup
+// per probe), and when to wake up next.
+func (p *pacer) due(now time.Time, window time.Duration, buf []netip.Addr) ([]netip.Addr, time.Time) {
+	if len(p.order) == 0 {
+		p.next = time.Time{}
+		return buf, now.Add(p.interval)
+	}
+	gap := p.gap()
+	if p.next.IsZero() || now.Sub(p.next) > p.interval {
+		p.next = now // first round, or asleep for a whole round: do not burst
+	}
+	for n := 0; n < len(p.order) && !p.next.After(now.Add(window)); n++ {
+		buf = append(buf, p.order[p.cursor])
+		p.cursor = (p.cursor + 1) % len(p.order)
+		p.next = p.next.Add(gap)
+	}
+	return buf, p.next
+}

@@ -1,0 +1,123 @@
+package agent
+
+import (
+	"fmt"
+	"net/netip"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/pmonitor/pmonitor/internal/store"
+)
+
+func targets(addrs ...string) []store.Target {
+	var ts []store.Target
+	for i, a := range addrs {
+		ts = append(ts, store.Target{Address: a, Name: fmt.Sprintf("n%d", i), Stable: true, Run: true})
+	}
+	return ts
+}
+
+func addrs(as ...string) []netip.Addr {
+	var out []netip.Addr
+	for _, a := range as {
+		out = append(out, netip.MustParseAddr(a))
+	}
+	return out
+}
+
+func TestRotate(t *testing.T) {
+	reg := targets("10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4")
+	for _, tc := range []struct {
+		name string
+		reg  []store.Target
+		self string
+		want []netip.Addr
+		bad  []string
+	}{
+		{"first", reg, "10.0.0.1", addrs("10.0.0.2", "10.0.0.3", "10.0.0.4"), nil},
+		{"middle wraps", reg, "10.0.0.3", addrs("10.0.0.4", "10.0.0.1", "10.0.0.2"), nil},
+		{"last wraps", reg, "10.0.0.4", addrs("10.0.0.1", "10.0.0.2", "10.0.0.3"), nil},
+		{"not in registry: registry order", reg, "10.9.9.9", addrs("10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4"), nil},
+		{"invalid row skipped", targets("10.0.0.1", "bogus", "10.0.0.3"), "10.0.0.1", addrs("10.0.0.3"), []string{"bogus"}},
+		{"ipv6 and mapped", targets("::1", "::ffff:10.0.0.2", "10.0.0.3"), "10.0.0.2", addrs("10.0.0.3", "::1"), nil},
+		{"empty", nil, "10.0.0.1", addrs(), nil},
+		{"only self", targets("10.0.0.1"), "10.0.0.1", addrs(), nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, bad := rotate(tc.reg, netip.MustParseAddr(tc.self))
+			if len(got) == 0 && len(tc.want) == 0 {
+				got = tc.want
+			}
+			if !reflect.DeepEqual(got, tc.want) || !reflect.DeepEqual(bad, tc.bad) {
+				t.Errorf("rotate = %v, bad %v; want %v, bad %v", got, bad, tc.want, tc.bad)
+			}
+		})
+	}
+}
+
+func TestPacerSpreadsOneRoundPerInterval(t *testing.T) {
+	p := pacer{interval: time.Second}
+	order := addrs("10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4")
+	p.setOrder(order)
+	t0 := time.Unix(1000, 0)
+	var sent []netip.Addr
+	var when []time.Duration
+	now := t0
+	for now.Before(t0.Add(2 * time.Second)) {
+		batch, next := p.due(now, 0, nil)
+		for range batch {
+			when = append(when, now.Sub(t0))
+		}
+		sent = append(sent, batch...)
+		now = next
+	}
+	if len(sent) != 8 {
+		t.Fatalf("sent %d probes in 2 intervals, want 8", len(sent))
+	}
+	for i, a := range sent {
+		if a != order[i%4] {
+			t.Errorf("probe %d went to %v, want %v", i, a, order[i%4])
+		}
+		if want := time.Duration(i) * 250 * time.Millisecond; when[i] != want {
+			t.Errorf("probe %d at %v, want %v (even spread)", i, when[i], want)
+		}
+	}
+}
+
+func TestPacerKeepsPlaceAcrossChanges(t *testing.T) {
+	p := pacer{interval: time.Second}
+	p.setOrder(addrs("10.0.0.1", "10.0.0.2", "10.0.0.3"))
+	now := time.Unix(1000, 0)
+	b, _ := p.due(now, 0, nil) // sends .1; .2 is next
+	if len(b) != 1 || b[0] != netip.MustParseAddr("10.0.0.1") {
+		t.Fatalf("first batch %v", b)
+	}
+	p.setOrder(addrs("10.0.0.9", "10.0.0.2", "10.0.0.3"))
+	b, _ = p.due(now.Add(time.Second/3), 0, nil)
+	if len(b) != 1 || b[0] != netip.MustParseAddr("10.0.0.2") {
+		t.Errorf("after a change the pacer went to %v, want 10.0.0.2", b)
+	}
+}
+
+func TestPacerBurstWindowAndNoCatchUpStorm(t *testing.T) {
+	p := pacer{interval: time.Second}
+	var order []netip.Addr
+	for i := 0; i < 1000; i++ {
+		order = append(order, netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)}))
+	}
+	p.setOrder(order)
+	now := time.Unix(1000, 0)
+	b, next := p.due(now, 5*time.Millisecond, nil)
+	if len(b) != 6 { // due at 0, 1, ..., 5 ms
+		t.Errorf("burst of %d, want 6", len(b))
+	}
+	if next.Sub(now) != 6*time.Millisecond {
+		t.Errorf("next wakeup in %v, want 6ms", next.Sub(now))
+	}
+	// Asleep for a minute: at most one round goes out, not 60.
+	b, _ = p.due(now.Add(time.Minute), 5*time.Millisecond, nil)
+	if len(b) > 1000 || len(b) == 0 {
+		t.Errorf("after a long sleep sent %d, want a normal burst", len(b))
+	}
+}

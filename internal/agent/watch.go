@@ -1,0 +1,145 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/pmonitor/pmonitor/internal/store"
+)
+
+// errStopRequested ends the loops when the registry sets run = FALSE.
+var errStopRequested = errors.New("stop requested by the registry")
+
+// maxBackoff bounds the wait between two attempts to reach the registry.
+const maxBackoff = 5 * time.Second
+
+// watcher follows the registry: target changes, the run flag, heartbeats.
+// While the registry is missing, locked or unreadable the agent keeps
+// probing the last known list and retries with backoff.
+type watcher struct {
+	a       *Agent
+	reg     store.Registry // nil while unavailable
+	backoff time.Duration
+	retryAt time.Time
+	lastHB  time.Time
+}
+
+func (w *watcher) loop(ctx context.Context) error {
+	tick := time.NewTicker(w.a.cfg.Watch)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+		if err := w.poll(ctx); err != nil {
+			if errors.Is(err, errStopRequested) {
+				return err
+			}
+			if ctx.Err() != nil {
+				return nil
+			}
+			w.fail(err)
+		}
+	}
+}
+
+// poll runs one watch step; an error means the registry is unavailable.
+func (w *watcher) poll(ctx context.Context) error {
+	a := w.a
+	now := a.cfg.Now()
+	if w.reg == nil {
+		if now.Before(w.retryAt) {
+			return nil
+		}
+		reg, err := a.cfg.OpenRegistry(ctx)
+		if err != nil {
+			return err
+		}
+		w.reg = reg
+	}
+	changed, err := w.reg.Changed(ctx)
+	if err != nil {
+		return err
+	}
+	if changed {
+		targets, err := w.reg.Targets(ctx)
+		if err != nil {
+			return err
+		}
+		if me, ok := find(targets, a.cfg.Self); ok && !me.Run {
+			return errStopRequested
+		}
+		if err := a.applyTargets(ctx, targets); err != nil {
+			a.log.Warn("apply registry change", "err", err)
+		}
+	}
+	if now.Sub(w.lastHB) >= a.cfg.Heartbeat {
+		if err := w.reg.Heartbeat(ctx, a.cfg.Self.String(), now); err != nil && !errors.Is(err, store.ErrUnknownTarget) {
+			return err
+		}
+		w.lastHB = now
+	}
+	w.recovered()
+	return nil
+}
+
+// fail drops the registry handle and schedules a retry; it logs once per
+// outage, not once per attempt.
+func (w *watcher) fail(err error) {
+	a := w.a
+	if w.reg != nil {
+		w.reg.Close()
+		w.reg = nil
+	}
+	w.backoff = min(max(2*w.backoff, a.cfg.Watch), maxBackoff)
+	w.retryAt = a.cfg.Now().Add(w.backoff)
+	a.mu.Lock()
+	first := a.regErr == ""
+	a.regErr = err.Error()
+	a.stats.registryErrors++
+	a.mu.Unlock()
+	if first {
+		a.log.Warn("registry unavailable; probing the last known targets", "err", err)
+	}
+}
+
+func (w *watcher) recovered() {
+	a := w.a
+	w.backoff = 0
+	a.mu.Lock()
+	was := a.regErr
+	a.regErr = ""
+	a.mu.Unlock()
+	if was != "" {
+		a.log.Info("registry available again")
+	}
+}
+
+// openRegistry opens the registry for the first time, waiting with backoff
+// while it is missing; it fails only when ctx ends.
+func (a *Agent) openRegistry(ctx context.Context) (store.Registry, error) {
+	backoff := a.cfg.Watch
+	logged := false
+	for {
+		reg, err := a.cfg.OpenRegistry(ctx)
+		if err == nil {
+			if logged {
+				a.log.Info("registry available")
+			}
+			return reg, nil
+		}
+		if !logged {
+			a.log.Warn("registry unavailable; waiting for it", "err", err)
+			logged = true
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, maxBackoff)
+	}
+}
