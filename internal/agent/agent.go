@@ -80,9 +80,9 @@ type Agent struct {
 	cfg Config
 	log *slog.Logger
 
-	writeMu  sync.Mutex // one batch written at a time, in order
-	lastBeat time.Time  // of the me row; under writeMu
-	applied []store.Target // the list last applied (address, name, stable); watcher goroutine only
+	writeMu  sync.Mutex     // one batch written at a time, in order
+	lastBeat time.Time      // of the me row; under writeMu
+	applied  []store.Target // the list last applied (address, name, stable); watcher goroutine only
 
 	mu      sync.Mutex
 	name    string

@@ -156,4 +156,3 @@ func serve(ctx context.Context, addr string, h http.Handler, log *slog.Logger) (
 		<-done
 	}, nil
 }
-
