@@ -92,6 +92,7 @@ func (e *udpEnd) received(msg []byte, timeout time.Duration) bool {
 // waiting or consuming it.
 func (e *udpEnd) queued(t *testing.T) bool {
 	t.Helper()
+	e.conn.SetReadDeadline(time.Time{}) // an expired deadline fails rc.Read
 	rc, err := e.conn.SyscallConn()
 	if err != nil {
 		t.Fatal(err)
@@ -179,7 +180,8 @@ func TestDrop(t *testing.T) {
 			check(t, uc, ua, a, tc.ca)
 			check(t, ua, ua2, a, tc.aa) // own address: via loopback
 			if got, err := a.Dropped(t.Context()); err != nil || got != tc.wantDropsOnA {
-				t.Errorf("Dropped() = %d, %v; want %d", got, err, tc.wantDropsOnA)
+				rules, _ := a.Command(t.Context(), "nft", "list", "table", "netdev", nftTableName).CombinedOutput()
+				t.Errorf("Dropped() = %d, %v; want %d\n%s", got, err, tc.wantDropsOnA, rules)
 			}
 		})
 	}

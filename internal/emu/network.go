@@ -59,8 +59,8 @@ type Network struct {
 	byAddr map[netip.Addr]*Host
 }
 
-// New creates the bridge of a new network (up, without addresses, IPv6
-// disabled). With an empty Options.Prefix it retries a few random prefixes
+// New creates the bridge of a new network (up, without addresses, IPv6 and
+// multicast snooping disabled). With an empty Options.Prefix it retries a few random prefixes
 // if one is in use; an explicit prefix in use is an error (a leftover:
 // see Cleanup).
 func New(ctx context.Context, opts Options) (*Network, error) {
@@ -99,7 +99,10 @@ func newNetwork(ctx context.Context, run string, log *slog.Logger) (*Network, er
 		byName: make(map[string]*Host),
 		byAddr: make(map[netip.Addr]*Host),
 	}
-	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: n.bridge}}
+	// Without multicast snooping the bridge neither joins the all-snoopers
+	// group nor sends IGMP reports for it: the root namespace stays silent.
+	snooping := false
+	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: n.bridge}, MulticastSnooping: &snooping}
 	if err := netlink.LinkAdd(br); err != nil {
 		return nil, fmt.Errorf("create bridge %s: %w", n.bridge, err)
 	}
