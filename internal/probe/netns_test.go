@@ -35,7 +35,6 @@ type testNet struct {
 
 // Addresses of the test network.
 var (
-	netA4, netA6             = netip.MustParseAddr("10.200.1.1"), netip.MustParseAddr("fd00:200:1::1")
 	netB4, netB6             = netip.MustParseAddr("10.200.1.2"), netip.MustParseAddr("fd00:200:1::2")
 	netNoNeigh4, netNoNeigh6 = netip.MustParseAddr("10.200.1.3"), netip.MustParseAddr("fd00:200:1::3")
 	netUnreach4, netUnreach6 = netip.MustParseAddr("10.201.1.5"), netip.MustParseAddr("fd00:201:1::5")
