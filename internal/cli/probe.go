@@ -357,17 +357,16 @@ func readProbeTargets(r io.Reader, add func(s string, line int32) error) error {
 
 // writeText prints one fping-like line per target and a summary.
 func (t *probeTally) writeText(w *bufio.Writer, targets []netip.Addr, elapsed time.Duration) error {
-	width := 0
-	names := make([]string, len(targets))
-	for i, a := range targets {
-		names[i] = a.String()
-		width = max(width, len(names[i]))
-	}
 	var b []byte
-	for i := range targets {
+	width := 0
+	for _, a := range targets {
+		b = a.AppendTo(b[:0])
+		width = max(width, len(b))
+	}
+	for i, a := range targets {
 		s := &t.stats[i]
-		b = append(b[:0], names[i]...)
-		for range width - len(names[i]) {
+		b = a.AppendTo(b[:0])
+		for len(b) < width {
 			b = append(b, ' ')
 		}
 		b = append(b, " : xmt/rcv/%loss = "...)
