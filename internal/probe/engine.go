@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/netip"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -72,9 +73,14 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	for _, f := range []family{v4, v6} {
 		e.socks[f], e.errs[f] = openSocket(ctx, cfg, f)
 	}
-	srcFailed := cfg.Source.IsValid() && e.errs[familyOf(cfg.Source)] != nil
-	if srcFailed || (e.socks[v4] == nil && e.socks[v6] == nil) {
+	if cfg.Source.IsValid() && e.errs[familyOf(cfg.Source)] != nil {
 		e.closeSockets()
+		return nil, e.errs[familyOf(cfg.Source)]
+	}
+	if e.socks[v4] == nil && e.socks[v6] == nil {
+		if errors.Is(e.errs[v4], os.ErrPermission) && errors.Is(e.errs[v6], os.ErrPermission) {
+			return nil, e.errs[v4] // the IPv6 error says the same
+		}
 		return nil, errors.Join(e.errs[v4], e.errs[v6])
 	}
 	for _, f := range []family{v4, v6} {
@@ -141,7 +147,8 @@ func (e *Engine) Close() error {
 
 // Send starts one probe of target that expires timeout after it is sent.
 // done is called exactly once with the result, from an engine goroutine
-// (never from Send itself); it must not block for long and may call Send.
+// (never from Send itself); it must not block for long. It may call Send
+// but not Close.
 // Probes are sent in the order of the Send calls, paced by Config.Gap.
 // Send is safe for concurrent use and does not block on the network.
 func (e *Engine) Send(target netip.Addr, timeout time.Duration, done func(Result)) error {

@@ -41,7 +41,7 @@ type rawWriter struct {
 
 // permissionHint explains how to make ICMP sockets available.
 const permissionHint = "raw ICMP sockets need CAP_NET_RAW; datagram ICMP sockets need the caller's group " +
-	"in sysctl net.ipv4.ping_group_range, which is per network namespace (fresh namespaces deny them)"
+	"within sysctl net.ipv4.ping_group_range, which is set per network namespace and excludes everyone in a new one"
 
 // openSocket opens the socket of family fam as cfg asks, inside cfg.Netns.
 func openSocket(ctx context.Context, cfg Config, fam family) (*socket, error) {
@@ -69,7 +69,7 @@ func openSocket(ctx context.Context, cfg Config, fam family) (*socket, error) {
 		return s, nil
 	}
 	if rawErr != nil {
-		return nil, fmt.Errorf("no %v ICMP socket: raw: %v; datagram: %w (%s)", fam, rawErr, err, permissionHint)
+		return nil, fmt.Errorf("no %v ICMP socket (raw: %v; datagram: %w): %s", fam, rawErr, err, permissionHint)
 	}
 	return nil, withHint(fmt.Errorf("open datagram %v ICMP socket: %w", fam, err))
 }
@@ -77,7 +77,7 @@ func openSocket(ctx context.Context, cfg Config, fam family) (*socket, error) {
 // withHint appends permissionHint to permission errors.
 func withHint(err error) error {
 	if errors.Is(err, os.ErrPermission) {
-		return fmt.Errorf("%w (%s)", err, permissionHint)
+		return fmt.Errorf("%w: %s", err, permissionHint)
 	}
 	return err
 }
