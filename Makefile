@@ -2,7 +2,7 @@
 GO        ?= go
 PKGS      ?= ./...
 BIN       ?= bin/pmonitor
-STATICCHECK_VERSION ?= 2026.2.2
+STATICCHECK_VERSION ?= v0.8.2
 
 .PHONY: all build test test-short lint bench bench-probe bench-agent bench-mesh demo clean
 

@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -38,6 +40,7 @@ Example:
 		retention := fs.Duration("retention", 24*time.Hour, "keep per-probe samples this long (0: no samples history)")
 		logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 		logFormat := fs.String("log-format", "text", "text or json")
+		cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file (for performance work)")
 		pos, err := fs.parse(args, 3, 3)
 		if err != nil {
 			return err
@@ -48,6 +51,13 @@ Example:
 		log, err := newLogger(e, *logLevel, *logFormat)
 		if err != nil {
 			return err
+		}
+		if *cpuProfile != "" {
+			stop, err := startCPUProfile(*cpuProfile)
+			if err != nil {
+				return setupError(fmt.Errorf("monitor: %w", err))
+			}
+			defer stop()
 		}
 		self, err := localAddress(pos[2])
 		if err != nil {
@@ -154,5 +164,21 @@ func serve(ctx context.Context, addr string, h http.Handler, log *slog.Logger) (
 		defer cancel()
 		srv.Shutdown(sctx)
 		<-done
+	}, nil
+}
+
+// startCPUProfile profiles the process into path until stop is called.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
 	}, nil
 }

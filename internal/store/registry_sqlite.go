@@ -59,6 +59,7 @@ func openRegistry(ctx context.Context, path string, create bool) (*SQLiteRegistr
 		db.Close()
 		return nil, fmt.Errorf("open registry %s: %w", path, err)
 	}
+	db.SetMaxOpenConns(2) // the watch connection and one for everything else
 	return &SQLiteRegistry{path: path, db: db, file: fi}, nil
 }
 

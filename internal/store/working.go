@@ -26,6 +26,9 @@ func OpenWorking(ctx context.Context, path string) (*Working, error) {
 		db.Close()
 		return nil, fmt.Errorf("open working db %s: %w", path, err)
 	}
+	// The agent is the only writer and never needs two connections at once;
+	// one connection keeps one page cache (memory matters at 10,000 targets).
+	db.SetMaxOpenConns(1)
 	return &Working{path: path, db: db}, nil
 }
 
