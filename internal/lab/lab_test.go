@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"log/slog"
-	"net"
 	"net/netip"
 	"os"
 	"os/signal"
@@ -175,20 +174,8 @@ func checkHistory(t *testing.T, path string, want map[string]int) {
 // checkGone fails t if a namespace or link of the run prefix remains.
 func checkGone(t *testing.T, prefix string) {
 	t.Helper()
-	entries, _ := os.ReadDir("/run/netns")
-	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), prefix+"-") {
-			t.Errorf("namespace %s left behind", e.Name())
-		}
-	}
-	ifs, err := net.Interfaces()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, i := range ifs {
-		if strings.HasPrefix(i.Name, prefix+"-") {
-			t.Errorf("link %s left behind", i.Name)
-		}
+	if left, err := lab.Leftovers(prefix); err != nil || len(left) > 0 {
+		t.Errorf("left behind: %v (%v)", left, err)
 	}
 }
 

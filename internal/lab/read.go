@@ -18,13 +18,17 @@ import (
 // dbCache keeps one read-only handle per working database. A database the
 // agent has not created yet is retried on the next read.
 type dbCache struct {
-	mu  sync.Mutex
-	dbs map[string]*sql.DB
+	mu     sync.Mutex
+	dbs    map[string]*sql.DB
+	closed bool
 }
 
 func (c *dbCache) get(ctx context.Context, path string) (*sql.DB, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.closed {
+		return nil, ErrStopped
+	}
 	if db := c.dbs[path]; db != nil {
 		return db, nil
 	}
@@ -39,10 +43,12 @@ func (c *dbCache) get(ctx context.Context, path string) (*sql.DB, error) {
 	return db, nil
 }
 
-// close closes the handles; later reads open new ones.
+// close closes the handles for good: the agents' last connections then
+// fold their write-ahead logs into the database files on exit.
 func (c *dbCache) close() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.closed = true
 	var errs []error
 	for _, db := range c.dbs {
 		errs = append(errs, db.Close())

@@ -12,7 +12,8 @@ import (
 	"github.com/pmonitor/pmonitor/internal/store"
 )
 
-// ErrStopped is returned by Stop when the lab was already stopped or closed.
+// ErrStopped is returned by Stop, and by Status, Matrix (in View.Err) and
+// Events, once the lab is being stopped or closed.
 var ErrStopped = errors.New("lab already stopped")
 
 // killGrace is how long an agent has to exit after SIGTERM before SIGKILL.
@@ -41,6 +42,7 @@ func (l *Lab) Stop(ctx context.Context) (report.Summary, error) {
 			errs = append(errs, a.failure()) // before anyone asked it to
 		}
 	}
+	errs = append(errs, l.dbs.close())
 	if err := l.setRunFalse(ctx); err != nil {
 		errs = append(errs, err) // the agents get killed below
 	}
@@ -51,7 +53,6 @@ func (l *Lab) Stop(ctx context.Context) (report.Summary, error) {
 			a.terminate(killGrace)
 		}
 	}
-	errs = append(errs, l.dbs.close())
 	out := filepath.Join(l.cfg.Dir, AnalysisFile)
 	sum, err := report.Consolidate(ctx, l.master, out, l.WorkingPaths())
 	if err != nil {
@@ -98,6 +99,7 @@ func (l *Lab) Close() error {
 		l.mu.Lock()
 		l.stopped = true
 		l.mu.Unlock()
+		errs := []error{l.dbs.close()}
 		for _, a := range l.agents {
 			a.signal(syscall.SIGTERM)
 		}
@@ -110,7 +112,6 @@ func (l *Lab) Close() error {
 		if l.spawn != nil {
 			l.spawn.close()
 		}
-		errs := []error{l.dbs.close()}
 		if l.net != nil {
 			errs = append(errs, l.net.Close())
 		}
