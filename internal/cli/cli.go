@@ -53,6 +53,7 @@ func commands() []*command {
 		cmdStatus(),
 		cmdStop(),
 		cmdTargets(),
+		cmdTest(),
 	}
 	sort.Slice(cmds, func(i, j int) bool { return cmds[i].name < cmds[j].name })
 	return cmds
