@@ -220,3 +220,35 @@ func TestDropIPv6(t *testing.T) {
 	check(t, ua, ub, a, true)
 	check(t, ub, ua, a, false)
 }
+
+// TestDropPings shows the one-way fault a ping mesh can attribute: a stops
+// answering b's pings, yet reaches b itself, and other traffic from b passes.
+func TestDropPings(t *testing.T) {
+	t.Parallel()
+	requirePing(t)
+	n := NewForTest(t, Options{})
+	hosts := addHosts(t, n, "a=10.251.33.1/24", "b=10.251.44.2/24", "c=10.251.55.3/24", "a6=fd51:251::1/64", "b6=fd52:251::2/64")
+	a, b, c, a6, b6 := hosts[0], hosts[1], hosts[2], hosts[3], hosts[4]
+	addr := func(h *Host) netip.Addr { return h.Addrs()[0].Addr() }
+	for _, tc := range []struct{ a, b, other *Host }{{a, b, c}, {a6, b6, nil}} {
+		if err := tc.a.DropPings(t.Context(), Ingress, addr(tc.b)); err != nil {
+			t.Fatal(err)
+		}
+		if err := ping(t.Context(), tc.b, addr(tc.a)); err == nil {
+			t.Errorf("%s still answers %s's pings", tc.a.Name(), tc.b.Name())
+		}
+		if err := ping(t.Context(), tc.a, addr(tc.b)); err != nil {
+			t.Errorf("%s no longer reaches %s: %v", tc.a.Name(), tc.b.Name(), err)
+		}
+		if tc.other != nil {
+			if err := ping(t.Context(), tc.other, addr(tc.a)); err != nil {
+				t.Errorf("%s's pings to %s dropped too: %v", tc.other.Name(), tc.a.Name(), err)
+			}
+			ua, ub := listenUDP(t, tc.a, addr(tc.a)), listenUDP(t, tc.b, addr(tc.b))
+			check(t, ub, ua, tc.a, true)
+		}
+		if got, err := tc.a.Dropped(t.Context()); err != nil || got == 0 {
+			t.Errorf("%s: Dropped() = %d, %v; want the dropped echo requests", tc.a.Name(), got, err)
+		}
+	}
+}

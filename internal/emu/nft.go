@@ -74,6 +74,20 @@ func nftChain(t *nftables.Table, d Direction) *nftables.Chain {
 // A UDP sender does not notice the loss; ICMP senders get ENOBUFS (see
 // nftTableName). Dropped counts the discarded packets.
 func (h *Host) Drop(ctx context.Context, dir Direction, peers ...netip.Addr) error {
+	return h.drop(ctx, dir, false, peers)
+}
+
+// DropPings is Drop restricted to ICMP and ICMPv6 echo requests: with
+// DropPings(ctx, Ingress, b) the host no longer answers b's pings, while its
+// own pings to b, and b's replies, still pass. For a ping mesh this is the
+// one fault whose direction can be told: b sees the host fail, the host
+// sees b answer. Echo requests are matched without IPv4 options or IPv6
+// extension headers, which pings do not carry.
+func (h *Host) DropPings(ctx context.Context, dir Direction, peers ...netip.Addr) error {
+	return h.drop(ctx, dir, true, peers)
+}
+
+func (h *Host) drop(ctx context.Context, dir Direction, pingsOnly bool, peers []netip.Addr) error {
 	if dir != Ingress && dir != Egress && dir != Both {
 		return fmt.Errorf("host %s: drop: invalid direction %d", h.name, int(dir))
 	}
@@ -104,11 +118,18 @@ func (h *Host) Drop(ctx context.Context, dir Direction, peers ...netip.Addr) err
 			}
 			ch := nftChain(t, d)
 			var rules [][]expr.Any
-			if len(peers) == 0 {
+			switch {
+			case len(peers) == 0 && pingsOnly:
+				rules = [][]expr.Any{dropPingExprs(false, nil), dropPingExprs(true, nil)}
+			case len(peers) == 0:
 				rules = [][]expr.Any{dropProtoExprs(unix.ETH_P_IP), dropProtoExprs(unix.ETH_P_IPV6)}
 			}
 			for _, p := range peers {
-				rules = append(rules, dropPeerExprs(d, p))
+				if pingsOnly {
+					rules = append(rules, dropPingExprs(p.Unmap().Is6(), peerMatch(d, p)))
+				} else {
+					rules = append(rules, dropPeerExprs(d, p))
+				}
 			}
 			for _, r := range rules {
 				c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: r})
@@ -206,21 +227,46 @@ func dropProtoExprs(proto uint16) []expr.Any {
 
 // dropPeerExprs: ip saddr/daddr (or ip6) == peer counter drop.
 func dropPeerExprs(d Direction, peer netip.Addr) []expr.Any {
+	proto := uint16(unix.ETH_P_IP)
+	if peer.Unmap().Is6() {
+		proto = unix.ETH_P_IPV6
+	}
+	return append(append(etherType(proto), peerMatch(d, peer)...), &expr.Counter{}, &expr.Verdict{Kind: expr.VerdictDrop})
+}
+
+// peerMatch: ip saddr (Ingress) or daddr (Egress) == peer, or ip6 likewise;
+// the caller has matched the EtherType.
+func peerMatch(d Direction, peer netip.Addr) []expr.Any {
 	peer = peer.Unmap()
-	proto, off := uint16(unix.ETH_P_IP), uint32(12) // IPv4 source address
+	off := uint32(12) // IPv4 source address
 	if peer.Is6() {
-		proto, off = unix.ETH_P_IPV6, 8
+		off = 8
 	}
 	size := uint32(peer.BitLen() / 8)
 	if d == Egress {
 		off += size // the destination follows the source
 	}
-	return append(etherType(proto),
+	return []expr.Any{
 		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: off, Len: size},
 		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: peer.AsSlice()},
-		&expr.Counter{},
-		&expr.Verdict{Kind: expr.VerdictDrop},
+	}
+}
+
+// dropPingExprs: ip protocol icmp, icmp type echo-request (or the ICMPv6
+// equivalents), then match, counter drop.
+func dropPingExprs(v6 bool, match []expr.Any) []expr.Any {
+	proto, protoOff, l4, typeOff, echo := uint16(unix.ETH_P_IP), uint32(9), byte(unix.IPPROTO_ICMP), uint32(20), byte(8)
+	if v6 {
+		proto, protoOff, l4, typeOff, echo = unix.ETH_P_IPV6, 6, unix.IPPROTO_ICMPV6, 40, 128
+	}
+	e := append(etherType(proto),
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: protoOff, Len: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{l4}},
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: typeOff, Len: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{echo}},
 	)
+	e = append(e, match...)
+	return append(e, &expr.Counter{}, &expr.Verdict{Kind: expr.VerdictDrop})
 }
 
 // acceptNDExprs: ip6 nexthdr icmpv6, icmpv6 type 133-137 (router and
