@@ -43,6 +43,7 @@ func commands() []*command {
 	cmds := []*command{
 		cmdAgents(),
 		cmdConsolidate(),
+		cmdDemo(),
 		cmdEmulate(),
 		cmdInit(),
 		cmdLast(),
