@@ -13,7 +13,7 @@ import (
 func TestSelftestPasses(t *testing.T) {
 	testenv.RequireRoot(t)
 	dir := filepath.Join(t.TempDir(), "keep")
-	out, errs, code := run(t, "test", "--interval", "300ms", "--timeout", "300ms", "--keep", dir)
+	out, errs, code := run(t, "test", "--interval", "500ms", "--timeout", "500ms", "--keep", dir)
 	if code != 0 {
 		t.Fatalf("pmonitor test: exit %d\n%s\n%s", code, out, errs)
 	}
@@ -37,7 +37,7 @@ func TestSelftestPasses(t *testing.T) {
 
 func TestSelftestJSON(t *testing.T) {
 	testenv.RequireRoot(t)
-	out, errs, code := run(t, "test", "--json", "--interval", "300ms", "--timeout", "300ms")
+	out, errs, code := run(t, "test", "--json", "--interval", "500ms", "--timeout", "500ms")
 	var res selftestResult
 	if err := json.Unmarshal([]byte(out), &res); err != nil || code != 0 || !res.OK || len(res.Checks) != 5 {
 		t.Fatalf("pmonitor test --json: exit %d, %v\n%s\n%s", code, err, out, errs)
