@@ -38,9 +38,9 @@ type Config struct {
 	Interval  time.Duration // between two probes of one target; default 10s
 	Timeout   time.Duration // per probe; default 3s
 	Retention time.Duration // samples history kept; 0 keeps none
-	Flush     time.Duration // batch period; default 250ms
+	Flush     time.Duration // batch check period; default 250ms (small batches wait up to 1s)
 	Watch     time.Duration // registry poll period; default 250ms
-	Heartbeat time.Duration // registry heartbeat period; default 2s
+	Heartbeat time.Duration // registry heartbeat period; default 5s
 
 	Logger *slog.Logger
 	Now    func() time.Time // default time.Now
@@ -62,7 +62,7 @@ func (c *Config) defaults() error {
 	def(&c.Timeout, 3*time.Second)
 	def(&c.Flush, 250*time.Millisecond)
 	def(&c.Watch, 250*time.Millisecond)
-	def(&c.Heartbeat, 2*time.Second)
+	def(&c.Heartbeat, 5*time.Second)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}

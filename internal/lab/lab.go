@@ -176,6 +176,10 @@ func (l *Lab) start(ctx context.Context) error {
 		}
 		l.linkUp[name] = true
 	}
+	// A mesh of many hosts would overflow the kernel's shared ARP table.
+	if err := n.PinNeighbors(ctx); err != nil {
+		return err
+	}
 	if err := l.writeRegistry(ctx); err != nil {
 		return err
 	}
