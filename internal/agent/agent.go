@@ -39,8 +39,8 @@ type Config struct {
 	Timeout   time.Duration // per probe; default 3s
 	Retention time.Duration // samples history kept; 0 keeps none
 	Flush     time.Duration // batch check period; default 250ms (small batches wait up to 1s)
-	Watch     time.Duration // registry poll period; default 250ms
-	Heartbeat time.Duration // registry heartbeat period; default 5s
+	Watch     time.Duration // registry poll period; default 500ms
+	Heartbeat time.Duration // registry heartbeat period; default 30s (the working db's me row beats at every write)
 
 	Logger *slog.Logger
 	Now    func() time.Time // default time.Now
@@ -61,8 +61,11 @@ func (c *Config) defaults() error {
 	def(&c.Interval, 10*time.Second)
 	def(&c.Timeout, 3*time.Second)
 	def(&c.Flush, 250*time.Millisecond)
-	def(&c.Watch, 250*time.Millisecond)
-	def(&c.Heartbeat, 5*time.Second)
+	// Every commit to the shared registry makes all agents re-read it, and
+	// each poll costs a read transaction: a hundred agents on one registry
+	// stay cheap with a half-second poll and rare registry heartbeats.
+	def(&c.Watch, 500*time.Millisecond)
+	def(&c.Heartbeat, 30*time.Second)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -80,9 +83,8 @@ type Agent struct {
 	cfg Config
 	log *slog.Logger
 
-	writeMu  sync.Mutex     // one batch written at a time, in order
-	lastBeat time.Time      // of the me row; under writeMu
-	applied  []store.Target // the list last applied (address, name, stable); watcher goroutine only
+	writeMu sync.Mutex     // one batch written at a time, in order
+	applied []store.Target // the list last applied (address, name, stable); watcher goroutine only
 
 	mu      sync.Mutex
 	name    string

@@ -63,9 +63,7 @@ func (a *Agent) flush(ctx context.Context) error {
 	a.pending = store.Batch{}
 	a.mu.Unlock()
 	b.History = a.cfg.Retention > 0
-	if now := a.cfg.Now(); now.Sub(a.lastBeat) >= a.cfg.Heartbeat {
-		b.Heartbeat, a.lastBeat = now, now
-	}
+	b.Heartbeat = a.cfg.Now() // the me row's heartbeat rides along with every write
 	start := time.Now()
 	err := a.cfg.Working.Write(ctx, b)
 	a.mu.Lock()

@@ -59,8 +59,45 @@ const updateTarget = `UPDATE targets SET
 	state_change_time = CASE WHEN ?5 THEN ?3 ELSE state_change_time END
 	WHERE address = ?6 AND COALESCE(me, FALSE) = FALSE`
 
-// samplesPerInsert bounds the rows of one multi-row INSERT (4 parameters each).
-const samplesPerInsert = 500
+// samplesPerInsert is the rows of the multi-row INSERT; a remainder goes
+// row by row. Fixed shapes keep every statement prepared once.
+const samplesPerInsert = 64
+
+// writeStmts are the statements of Write, prepared once per database.
+type writeStmts struct {
+	update, sample, samples, event, heartbeat *sql.Stmt
+}
+
+func prepareWrites(ctx context.Context, db *sql.DB) (*writeStmts, error) {
+	rows := strings.TrimSuffix(strings.Repeat("(?,?,?,?),", samplesPerInsert), ",")
+	ws := &writeStmts{}
+	for _, p := range []struct {
+		stmt  **sql.Stmt
+		query string
+	}{
+		{&ws.update, updateTarget},
+		{&ws.sample, `INSERT INTO samples(time, address, answered, rtt_ms) VALUES (?,?,?,?)`},
+		{&ws.samples, `INSERT INTO samples(time, address, answered, rtt_ms) VALUES ` + rows},
+		{&ws.event, `INSERT INTO events(time, address, name, state, reason, outage_seconds) VALUES (?, ?, ?, ?, ?, ?)`},
+		{&ws.heartbeat, `UPDATE targets SET heartbeat = ? WHERE me = TRUE`},
+	} {
+		st, err := db.PrepareContext(ctx, p.query)
+		if err != nil {
+			ws.close()
+			return nil, fmt.Errorf("prepare: %w", err)
+		}
+		*p.stmt = st
+	}
+	return ws, nil
+}
+
+func (ws *writeStmts) close() {
+	for _, st := range []*sql.Stmt{ws.update, ws.sample, ws.samples, ws.event, ws.heartbeat} {
+		if st != nil {
+			st.Close()
+		}
+	}
+}
 
 // Write applies a batch in one transaction: either all of it lands or none.
 func (w *Working) Write(ctx context.Context, b Batch) error {
@@ -68,27 +105,22 @@ func (w *Working) Write(ctx context.Context, b Batch) error {
 		return nil
 	}
 	return w.inTx(ctx, "write batch", func(tx *sql.Tx) error {
-		if len(b.Samples) > 0 {
-			stmt, err := tx.PrepareContext(ctx, updateTarget)
-			if err != nil {
-				return err
+		update := tx.StmtContext(ctx, w.stmts.update)
+		for _, s := range b.Samples {
+			var rtt any
+			if s.Answered {
+				rtt = ms(s.RTT)
 			}
-			defer stmt.Close()
-			for _, s := range b.Samples {
-				var rtt any
-				if s.Answered {
-					rtt = ms(s.RTT)
-				}
-				if _, err := stmt.ExecContext(ctx, s.Answered, s.Counted, epoch(s.Time), rtt, s.StateChanged, s.Address); err != nil {
-					return fmt.Errorf("update %s: %w", s.Address, err)
-				}
-			}
-			if b.History {
-				if err := insertSamples(ctx, tx, b.Samples); err != nil {
-					return err
-				}
+			if _, err := update.ExecContext(ctx, s.Answered, s.Counted, epoch(s.Time), rtt, s.StateChanged, s.Address); err != nil {
+				return fmt.Errorf("update %s: %w", s.Address, err)
 			}
 		}
+		if b.History {
+			if err := w.insertSamples(ctx, tx, b.Samples); err != nil {
+				return err
+			}
+		}
+		event := tx.StmtContext(ctx, w.stmts.event)
 		for _, e := range b.Events {
 			state, outage := "down", any(nil)
 			if e.Up {
@@ -97,13 +129,12 @@ func (w *Working) Write(ctx context.Context, b Batch) error {
 					outage = e.Outage.Seconds()
 				}
 			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO events(time, address, name, state, reason, outage_seconds) VALUES (?, ?, ?, ?, ?, ?)`,
-				epoch(e.Time), e.Address, e.Name, state, nullString(e.Reason), outage); err != nil {
+			if _, err := event.ExecContext(ctx, epoch(e.Time), e.Address, e.Name, state, nullString(e.Reason), outage); err != nil {
 				return fmt.Errorf("insert event: %w", err)
 			}
 		}
 		if !b.Heartbeat.IsZero() {
-			if _, err := tx.ExecContext(ctx, `UPDATE targets SET heartbeat = ? WHERE me = TRUE`, epoch(b.Heartbeat)); err != nil {
+			if _, err := tx.StmtContext(ctx, w.stmts.heartbeat).ExecContext(ctx, epoch(b.Heartbeat)); err != nil {
 				return fmt.Errorf("heartbeat: %w", err)
 			}
 		}
@@ -111,24 +142,23 @@ func (w *Working) Write(ctx context.Context, b Batch) error {
 	})
 }
 
-func insertSamples(ctx context.Context, tx *sql.Tx, samples []Sample) error {
+func (w *Working) insertSamples(ctx context.Context, tx *sql.Tx, samples []Sample) error {
+	many, one := tx.StmtContext(ctx, w.stmts.samples), tx.StmtContext(ctx, w.stmts.sample)
+	args := make([]any, 0, 4*samplesPerInsert)
 	for len(samples) > 0 {
-		n := min(len(samples), samplesPerInsert)
-		var q strings.Builder
-		q.WriteString(`INSERT INTO samples(time, address, answered, rtt_ms) VALUES `)
-		args := make([]any, 0, 4*n)
-		for i, s := range samples[:n] {
-			if i > 0 {
-				q.WriteByte(',')
-			}
-			q.WriteString("(?,?,?,?)")
+		n, st := samplesPerInsert, many
+		if len(samples) < samplesPerInsert {
+			n, st = 1, one
+		}
+		args = args[:0]
+		for _, s := range samples[:n] {
 			var rtt any
 			if s.Answered {
 				rtt = ms(s.RTT)
 			}
 			args = append(args, epoch(s.Time), s.Address, s.Answered, rtt)
 		}
-		if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
+		if _, err := st.ExecContext(ctx, args...); err != nil {
 			return fmt.Errorf("insert samples: %w", err)
 		}
 		samples = samples[n:]

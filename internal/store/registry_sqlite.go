@@ -22,7 +22,7 @@ type SQLiteRegistry struct {
 	file os.FileInfo // identity of the file opened, to notice it being replaced or deleted
 
 	mu          sync.Mutex
-	watch       *sql.Conn
+	watch       *watchConn
 	dataVersion int64
 	generation  int64
 	watched     bool
@@ -179,12 +179,12 @@ func (r *SQLiteRegistry) SetRun(ctx context.Context, address string, run bool) e
 
 // SetRunning implements Registry.
 func (r *SQLiteRegistry) SetRunning(ctx context.Context, address string, running bool, pid int) error {
-	conn, unlock, err := r.watchConn(ctx)
+	w, unlock, err := r.watchConn(ctx)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	now := epoch(time.Now())
+	conn, now := w.conn, epoch(time.Now())
 	if running {
 		return r.update(ctx, conn, "set running", address,
 			`UPDATE targets SET running = TRUE, pid = ?, heartbeat = ?, started_time = ? WHERE address = ?`, pid, now, now, address)
@@ -195,12 +195,19 @@ func (r *SQLiteRegistry) SetRunning(ctx context.Context, address string, running
 
 // Heartbeat implements Registry.
 func (r *SQLiteRegistry) Heartbeat(ctx context.Context, address string, now time.Time) error {
-	conn, unlock, err := r.watchConn(ctx)
+	w, unlock, err := r.watchConn(ctx)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	return r.update(ctx, conn, "heartbeat", address, `UPDATE targets SET heartbeat = ? WHERE address = ?`, epoch(now), address)
+	res, err := w.heartbeat.ExecContext(ctx, epoch(now), address)
+	if err != nil {
+		return fmt.Errorf("heartbeat %s in registry %s: %w", address, r.path, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("heartbeat: %w %s in registry %s", ErrUnknownTarget, address, r.path)
+	}
+	return nil
 }
 
 // Changed implements Registry with PRAGMA data_version, which costs no I/O,
@@ -211,13 +218,13 @@ func (r *SQLiteRegistry) Changed(ctx context.Context) (bool, error) {
 	if err != nil || !os.SameFile(fi, r.file) {
 		return false, fmt.Errorf("watch registry %s: %w", r.path, ErrRegistryGone)
 	}
-	conn, unlock, err := r.watchConn(ctx)
+	w, unlock, err := r.watchConn(ctx)
 	if err != nil {
 		return false, err
 	}
 	defer unlock()
 	var v int64
-	if err := conn.QueryRowContext(ctx, `PRAGMA data_version`).Scan(&v); err != nil {
+	if err := w.version.QueryRowContext(ctx).Scan(&v); err != nil {
 		r.dropWatch()
 		return false, fmt.Errorf("watch registry %s: %w", r.path, err)
 	}
@@ -229,8 +236,7 @@ func (r *SQLiteRegistry) Changed(ctx context.Context) (bool, error) {
 	// counts as a change.
 	var gen sql.NullInt64
 	var triggers int
-	if err := conn.QueryRowContext(ctx, `SELECT (SELECT generation FROM pmonitor_generation WHERE id = 1),
-		(SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'pmonitor_gen_%')`).Scan(&gen, &triggers); err != nil {
+	if err := w.generation.QueryRowContext(ctx).Scan(&gen, &triggers); err != nil {
 		r.dropWatch()
 		return false, fmt.Errorf("watch registry %s: %w", r.path, err)
 	}
@@ -239,24 +245,63 @@ func (r *SQLiteRegistry) Changed(ctx context.Context) (bool, error) {
 	return changed, nil
 }
 
+// watchConn is the dedicated connection and its statements, prepared once:
+// they run several times a second for the life of an agent.
+type watchConn struct {
+	conn                           *sql.Conn
+	version, generation, heartbeat *sql.Stmt
+}
+
 // watchConn returns the dedicated connection, locked until unlock is called.
-func (r *SQLiteRegistry) watchConn(ctx context.Context) (*sql.Conn, func(), error) {
+func (r *SQLiteRegistry) watchConn(ctx context.Context) (*watchConn, func(), error) {
 	r.mu.Lock()
 	if r.watch == nil {
-		c, err := r.db.Conn(ctx)
+		w, err := openWatch(ctx, r.db)
 		if err != nil {
 			r.mu.Unlock()
 			return nil, nil, fmt.Errorf("registry %s: %w", r.path, err)
 		}
-		r.watch, r.watched = c, false
+		r.watch, r.watched = w, false
 	}
 	return r.watch, r.mu.Unlock, nil
+}
+
+func openWatch(ctx context.Context, db *sql.DB) (*watchConn, error) {
+	c, err := db.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	w := &watchConn{conn: c}
+	for _, p := range []struct {
+		stmt  **sql.Stmt
+		query string
+	}{
+		{&w.version, `PRAGMA data_version`},
+		{&w.generation, `SELECT (SELECT generation FROM pmonitor_generation WHERE id = 1),
+			(SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'pmonitor_gen_%')`},
+		{&w.heartbeat, `UPDATE targets SET heartbeat = ? WHERE address = ?`},
+	} {
+		if *p.stmt, err = c.PrepareContext(ctx, p.query); err != nil {
+			w.close()
+			return nil, err
+		}
+	}
+	return w, nil
+}
+
+func (w *watchConn) close() {
+	for _, st := range []*sql.Stmt{w.version, w.generation, w.heartbeat} {
+		if st != nil {
+			st.Close()
+		}
+	}
+	w.conn.Close()
 }
 
 // dropWatch forgets a broken watch connection; r.mu is held.
 func (r *SQLiteRegistry) dropWatch() {
 	if r.watch != nil {
-		r.watch.Close()
+		r.watch.close()
 		r.watch, r.watched = nil, false
 	}
 }
