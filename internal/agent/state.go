@@ -58,7 +58,6 @@ func (t *target) record(r probe.Result, now time.Time) (store.Sample, *store.Eve
 		when = now
 	}
 	t.sent++
-	t.lastProbe = when
 	s := store.Sample{Address: t.addr.String(), Time: when, Answered: ok}
 	if ok {
 		t.received++
@@ -67,8 +66,25 @@ func (t *target) record(r probe.Result, now time.Time) (store.Sample, *store.Eve
 			t.rttMin = r.RTT
 		}
 		t.rttMax = max(t.rttMax, r.RTT)
-		t.consecutiveFailures = 0
 		s.RTT = r.RTT
+	}
+	// With a timeout longer than the interval, a probe that timed out can
+	// end after a newer one was answered. It still counts, but the state
+	// (responded, events) follows the newest probe sent.
+	if when.Before(t.lastProbe) {
+		s.Stale = true
+		if t.answered || ok {
+			t.answered, s.Counted = true, true
+			t.totalCount++
+			if ok {
+				t.totalSuccess++
+			}
+		}
+		return s, nil
+	}
+	t.lastProbe = when
+	if ok {
+		t.consecutiveFailures = 0
 	} else {
 		t.consecutiveFailures++
 		t.lastReason = r.Reason

@@ -52,3 +52,23 @@ func TestCountingRule(t *testing.T) {
 		t.Errorf("sent/received = %d/%d, want 7/3 (failures before the first answer are sent too)", tg.sent, tg.received)
 	}
 }
+
+// TestStaleResult: with a timeout longer than the interval, a probe that
+// times out after a newer probe was answered counts, but does not flip the
+// target down.
+func TestStaleResult(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	tg := &target{addr: netip.MustParseAddr("10.0.0.2"), name: "h2"}
+	tg.record(probe.Result{Status: probe.StatusReply, Sent: t0}, t0)
+	// Probe sent at t0+1s times out at t0+4s; the probe sent at t0+2s was
+	// answered at once.
+	tg.record(probe.Result{Status: probe.StatusReply, Sent: t0.Add(2 * time.Second)}, t0.Add(2*time.Second))
+	s, ev := tg.record(probe.Result{Status: probe.StatusTimeout, Sent: t0.Add(time.Second)}, t0.Add(4*time.Second))
+	if ev != nil || !s.Stale || !s.Counted {
+		t.Errorf("stale failure: sample %+v, event %+v; want a counted stale sample and no event", s, ev)
+	}
+	if !tg.up || tg.consecutiveFailures != 0 || tg.totalCount != 3 || tg.totalSuccess != 2 {
+		t.Errorf("after a stale failure: up=%v failures=%d total=%d success=%d; want up, 0, 3, 2",
+			tg.up, tg.consecutiveFailures, tg.totalCount, tg.totalSuccess)
+	}
+}

@@ -21,6 +21,10 @@ type Sample struct {
 	// StateChanged marks a transition (first answer, up→down, down→up):
 	// state_change_time takes Time.
 	StateChanged bool
+	// Stale marks a result that ended after the result of a newer probe:
+	// it is counted, but responded, sample_time and the failure streak
+	// keep following the newest probe.
+	Stale bool
 }
 
 // Event is an up/down transition of a target.
@@ -49,13 +53,13 @@ const updateTarget = `UPDATE targets SET
 	received = COALESCE(received, 0) + ?1,
 	total_count = COALESCE(total_count, 0) + ?2,
 	total_success = COALESCE(total_success, 0) + (?1 AND ?2),
-	responded = CASE WHEN ?2 THEN ?1 ELSE responded END,
-	sample_time = CASE WHEN ?2 THEN ?3 ELSE sample_time END,
+	responded = CASE WHEN ?2 AND NOT ?7 THEN ?1 ELSE responded END,
+	sample_time = CASE WHEN ?2 AND NOT ?7 THEN ?3 ELSE sample_time END,
 	rtt_last_ms = CASE WHEN ?1 THEN ?4 ELSE rtt_last_ms END,
 	rtt_min_ms = CASE WHEN ?1 THEN MIN(COALESCE(rtt_min_ms, ?4), ?4) ELSE rtt_min_ms END,
 	rtt_max_ms = CASE WHEN ?1 THEN MAX(COALESCE(rtt_max_ms, ?4), ?4) ELSE rtt_max_ms END,
 	rtt_sum_ms = COALESCE(rtt_sum_ms, 0) + CASE WHEN ?1 THEN ?4 ELSE 0 END,
-	consecutive_failures = CASE WHEN ?1 THEN 0 ELSE COALESCE(consecutive_failures, 0) + 1 END,
+	consecutive_failures = CASE WHEN ?7 THEN consecutive_failures WHEN ?1 THEN 0 ELSE COALESCE(consecutive_failures, 0) + 1 END,
 	state_change_time = CASE WHEN ?5 THEN ?3 ELSE state_change_time END
 	WHERE address = ?6 AND COALESCE(me, FALSE) = FALSE`
 
@@ -111,7 +115,7 @@ func (w *Working) Write(ctx context.Context, b Batch) error {
 			if s.Answered {
 				rtt = ms(s.RTT)
 			}
-			if _, err := update.ExecContext(ctx, s.Answered, s.Counted, epoch(s.Time), rtt, s.StateChanged, s.Address); err != nil {
+			if _, err := update.ExecContext(ctx, s.Answered, s.Counted, epoch(s.Time), rtt, s.StateChanged, s.Address, s.Stale); err != nil {
 				return fmt.Errorf("update %s: %w", s.Address, err)
 			}
 		}

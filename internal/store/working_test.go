@@ -69,6 +69,14 @@ func TestWorkingCountingRule(t *testing.T) {
 	if _, me := states["127.0.0.1"]; me {
 		t.Error("States includes the me row")
 	}
+	// A stale success (an older probe answered late) counts but leaves
+	// responded and sample_time alone.
+	must(t, w.Write(ctx, store.Batch{Samples: []store.Sample{{Address: "127.0.0.2", Time: t0.Add(2500 * time.Millisecond),
+		Answered: true, RTT: time.Millisecond, Counted: true, Stale: true}}}))
+	states, _ = w.States(ctx)
+	if h2 := states["127.0.0.2"]; h2.TotalCount != 3 || h2.TotalSuccess != 2 || h2.Responded || h2.ConsecutiveFailures != 1 {
+		t.Errorf("after a stale answer h2 = %+v; want total 3, success 2, still not responded, 1 failure", h2)
+	}
 	var samples int
 	must(t, w.DB().QueryRow(`SELECT COUNT(*) FROM samples`).Scan(&samples))
 	if samples != 4 {
