@@ -30,8 +30,18 @@ lint:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
 
+# Benchmarks that print figures (root; see README "Measured").
+bench-probe:
+	$(GO) run ./tools/benchprobe -n 50000 -runs 5
+
+bench-agent:
+	$(GO) run ./tools/benchagent -n 10000 -interval 1s -for 60s
+
+bench-mesh:
+	$(GO) run ./tools/benchmesh -nodes 100 -interval 10s
+
 demo: build
-	sudo $(BIN) demo
+	$(BIN) demo
 
 clean:
 	rm -rf bin
