@@ -11,12 +11,13 @@ all: build
 build:
 	$(GO) build -o $(BIN) ./cmd/pmonitor
 
-# Full suite with the race detector, then the heavy tests (hundreds of agents,
-# meshes of emulated hosts) without it. Tests that need root (namespaces, raw
-# sockets) or Debian packages (fping, mininet) skip with a message otherwise.
+# The heavy tests (hundreds of agents, meshes of emulated hosts) without the
+# race detector, then the full suite with it. Tests that need root
+# (namespaces, raw sockets) or Debian packages (fping, mininet) skip with a
+# message otherwise.
 test:
-	$(GO) test -race -count=1 -timeout 20m $(PKGS)
 	PMONITOR_HEAVY_TESTS=1 $(GO) test -count=1 -timeout 20m -run Heavy $(PKGS)
+	$(GO) test -race -count=1 -timeout 20m $(PKGS)
 
 test-short:
 	$(GO) test -short -count=1 $(PKGS)
