@@ -66,9 +66,12 @@ func (a *Agent) onResult(r probe.Result) {
 	}
 	a.mu.Unlock()
 	if ev != nil {
-		if ev.Up {
+		switch {
+		case ev.Up && ev.Outage > 0:
 			a.log.Info("target up", "target", ev.Address, "name", ev.Name, "outage", ev.Outage.Round(time.Millisecond))
-		} else {
+		case ev.Up:
+			a.log.Info("target up", "target", ev.Address, "name", ev.Name)
+		default:
 			a.log.Info("target down", "target", ev.Address, "name", ev.Name, "reason", ev.Reason)
 		}
 		select { // state changes reach the database without waiting a period

@@ -36,17 +36,24 @@ func rotate(targets []store.Target, self netip.Addr) (order []netip.Addr, bad []
 
 // pacer spreads the probes of one round evenly over the interval: one send
 // every interval/len(order). It keeps its place when the list changes, so a
-// new target is reached within one round.
+// new target is reached within one round. The very first round goes at twice
+// the pace, so that a starting agent has a complete picture after half an
+// interval.
 type pacer struct {
 	interval time.Duration
 	order    []netip.Addr
 	cursor   int
 	next     time.Time // when order[cursor] is due
+	started  bool      // an order was installed once
+	warm     int       // sends left in the first round
 }
 
 // setOrder installs a new order, continuing with the same target where it is
 // still present.
 func (p *pacer) setOrder(order []netip.Addr) {
+	if !p.started {
+		p.started, p.warm = true, len(order)
+	}
 	var cur netip.Addr
 	if p.cursor < len(p.order) {
 		cur = p.order[p.cursor]
@@ -82,7 +89,12 @@ func (p *pacer) due(now time.Time, window time.Duration, buf []netip.Addr) ([]ne
 	for n := 0; n < len(p.order) && !p.next.After(now.Add(window)); n++ {
 		buf = append(buf, p.order[p.cursor])
 		p.cursor = (p.cursor + 1) % len(p.order)
-		p.next = p.next.Add(gap)
+		step := gap
+		if p.warm > 0 {
+			p.warm--
+			step /= 2
+		}
+		p.next = p.next.Add(step)
 	}
 	return buf, p.next
 }

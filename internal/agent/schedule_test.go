@@ -72,14 +72,20 @@ func TestPacerSpreadsOneRoundPerInterval(t *testing.T) {
 		sent = append(sent, batch...)
 		now = next
 	}
-	if len(sent) != 8 {
-		t.Fatalf("sent %d probes in 2 intervals, want 8", len(sent))
+	// The first round goes at twice the pace (125 ms apart), then every
+	// 250 ms: 4 + 6 probes in the first two intervals.
+	if len(sent) != 10 {
+		t.Fatalf("sent %d probes in 2 intervals, want 10", len(sent))
 	}
 	for i, a := range sent {
 		if a != order[i%4] {
 			t.Errorf("probe %d went to %v, want %v", i, a, order[i%4])
 		}
-		if want := time.Duration(i) * 250 * time.Millisecond; when[i] != want {
+		want := time.Duration(i) * 125 * time.Millisecond
+		if i >= 4 {
+			want = 500*time.Millisecond + time.Duration(i-4)*250*time.Millisecond
+		}
+		if when[i] != want {
 			t.Errorf("probe %d at %v, want %v (even spread)", i, when[i], want)
 		}
 	}
@@ -95,8 +101,8 @@ func TestPacerKeepsPlaceAcrossChanges(t *testing.T) {
 	}
 	p.setOrder(addrs("10.0.0.9", "10.0.0.2", "10.0.0.3"))
 	b, _ = p.due(now.Add(time.Second/3), 0, nil)
-	if len(b) != 1 || b[0] != netip.MustParseAddr("10.0.0.2") {
-		t.Errorf("after a change the pacer went to %v, want 10.0.0.2", b)
+	if len(b) == 0 || b[0] != netip.MustParseAddr("10.0.0.2") {
+		t.Errorf("after a change the pacer went to %v, want 10.0.0.2 first", b)
 	}
 }
 
@@ -109,11 +115,11 @@ func TestPacerBurstWindowAndNoCatchUpStorm(t *testing.T) {
 	p.setOrder(order)
 	now := time.Unix(1000, 0)
 	b, next := p.due(now, 5*time.Millisecond, nil)
-	if len(b) != 6 { // due at 0, 1, ..., 5 ms
-		t.Errorf("burst of %d, want 6", len(b))
+	if len(b) != 11 { // first round at twice the pace: due at 0, 0.5, ..., 5 ms
+		t.Errorf("burst of %d, want 11", len(b))
 	}
-	if next.Sub(now) != 6*time.Millisecond {
-		t.Errorf("next wakeup in %v, want 6ms", next.Sub(now))
+	if next.Sub(now) != 5500*time.Microsecond {
+		t.Errorf("next wakeup in %v, want 5.5ms", next.Sub(now))
 	}
 	// Asleep for a minute: at most one round goes out, not 60.
 	b, _ = p.due(now.Add(time.Minute), 5*time.Millisecond, nil)

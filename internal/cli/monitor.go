@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"net/netip"
 	"os"
 	"runtime/pprof"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/pmonitor/pmonitor/internal/agent"
+	"github.com/pmonitor/pmonitor/internal/httpserve"
 	"github.com/pmonitor/pmonitor/internal/probe"
 	"github.com/pmonitor/pmonitor/internal/store"
 )
@@ -87,11 +87,12 @@ Example:
 			return err
 		}
 		if *listen != "" {
-			stop, err := serve(ctx, *listen, a.Handler(), log)
+			stop, addr, err := httpserve.Start(*listen, a.Handler(), log)
 			if err != nil {
 				return setupError(fmt.Errorf("monitor: %w", err))
 			}
 			defer stop()
+			log.Info("serving HTTP", "addr", addr)
 		}
 		err = a.Run(ctx)
 		if errors.Is(err, agent.ErrNotAllowed) {
@@ -136,35 +137,6 @@ func newLogger(e *env, level, format string) (*slog.Logger, error) {
 		return slog.New(slog.NewJSONHandler(e.stderr, opts)), nil
 	}
 	return nil, usageErrorf("invalid --log-format %q (want text or json)", format)
-}
-
-// serve runs an HTTP server for h on addr until stop is called or ctx ends.
-func serve(ctx context.Context, addr string, h http.Handler, log *slog.Logger) (stop func(), err error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("listen %s: %w", addr, err)
-	}
-	srv := &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       10 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       60 * time.Second,
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("http server", "err", err)
-		}
-	}()
-	log.Info("serving HTTP", "addr", ln.Addr().String())
-	return func() {
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-		defer cancel()
-		srv.Shutdown(sctx)
-		<-done
-	}, nil
 }
 
 // startCPUProfile profiles the process into path until stop is called.

@@ -2,16 +2,16 @@ package demo
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/pmonitor/pmonitor/internal/httpserve"
 )
 
 // handler serves the latest snapshot on its own mux:
@@ -103,31 +103,11 @@ func checkListen(addr string) error {
 	return nil
 }
 
-// serve runs h on addr until the returned stop is called.
+// serve runs h on addr (a loopback address) until the returned stop is called.
 func serve(addr string, h http.Handler, log *slog.Logger) (stop func(), err error) {
 	if err := checkListen(addr); err != nil {
 		return nil, err
 	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("listen %s: %w", addr, err)
-	}
-	srv := &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       10 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       60 * time.Second,
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("demo http server", "err", err)
-		}
-	}()
-	return func() {
-		srv.Close()
-		<-done
-	}, nil
+	stop, _, err = httpserve.Start(addr, h, log)
+	return stop, err
 }

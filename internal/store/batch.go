@@ -104,10 +104,17 @@ func (ws *writeStmts) close() {
 }
 
 // Write applies a batch in one transaction: either all of it lands or none.
+// A batch, once begun, is not interrupted by ctx: the driver would start a
+// watcher goroutine for every statement (thousands per batch), and the busy
+// timeout already bounds the wait; ctx is checked before it begins.
 func (w *Working) Write(ctx context.Context, b Batch) error {
 	if len(b.Samples) == 0 && len(b.Events) == 0 && b.Heartbeat.IsZero() {
 		return nil
 	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	ctx = context.WithoutCancel(ctx)
 	return w.inTx(ctx, "write batch", func(tx *sql.Tx) error {
 		update := tx.StmtContext(ctx, w.stmts.update)
 		for _, s := range b.Samples {

@@ -214,6 +214,12 @@ func (r *SQLiteRegistry) Heartbeat(ctx context.Context, address string, now time
 // and a stat of the file: a registry deleted or replaced under a running
 // agent is ErrRegistryGone, and the caller reopens it.
 func (r *SQLiteRegistry) Changed(ctx context.Context) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	// Two short reads, several times a second: not worth the driver's
+	// per-statement cancellation goroutine.
+	ctx = context.WithoutCancel(ctx)
 	fi, err := os.Stat(r.path)
 	if err != nil || !os.SameFile(fi, r.file) {
 		return false, fmt.Errorf("watch registry %s: %w", r.path, ErrRegistryGone)
