@@ -20,11 +20,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
 	"github.com/pmonitor/pmonitor/internal/store"
+	"github.com/pmonitor/pmonitor/tools/internal/procstat"
 )
 
 func main() {
@@ -108,7 +108,7 @@ func run(n int, interval, dur time.Duration, profile string) error {
 	if err != nil {
 		return err
 	}
-	rss := rssKB(cmd.Process.Pid)
+	rss := procstat.RSS(cmd.Process.Pid)
 
 	stopAt := time.Now()
 	if err := reg.SetRun(ctx, "127.0.0.1", false); err != nil {
@@ -175,29 +175,8 @@ func awaitCounted(work, address string, since time.Time, within time.Duration) (
 	return 0, fmt.Errorf("target %s not probed within %v", address, within)
 }
 
-// cpuTime returns user+system CPU time of pid from /proc.
+// cpuTime returns the user+system CPU time of pid.
 func cpuTime(pid int) time.Duration {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
-	ut, _ := strconv.ParseInt(f[11], 10, 64)
-	st, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(ut+st) * time.Second / 100 // USER_HZ
-}
-
-// rssKB returns the resident set size of pid in KiB.
-func rssKB(pid int) int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(l, "VmRSS:") {
-			v, _ := strconv.ParseInt(strings.Fields(l)[1], 10, 64)
-			return v
-		}
-	}
-	return 0
+	u, s := procstat.CPU(pid)
+	return u + s
 }
