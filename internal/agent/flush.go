@@ -17,7 +17,7 @@ const maxPendingSamples = 1 << 20
 // second would spend more on commits than on probing.
 const (
 	flushBatch = 1024        // results that make a batch worth writing at the next tick
-	flushLazy  = time.Second // how long a smaller batch may wait
+	flushLazy  = 2 * time.Second // how long a smaller batch may wait
 )
 
 // flushLoop writes the pending results: at the next Flush tick once

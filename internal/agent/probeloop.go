@@ -8,9 +8,14 @@ import (
 	"github.com/pmonitor/pmonitor/internal/probe"
 )
 
-// burstWindow groups the sends that fall due within it into one wakeup: a
-// list of 10,000 targets per second costs 200 wakeups, not 10,000.
-const burstWindow = 5 * time.Millisecond
+// burstWindow returns how far ahead of their time probes are sent, so that
+// one wakeup sends several: 10,000 targets a second cost 200 wakeups (5 ms
+// bursts of 50), not 10,000; a hundred targets every 10 s cost 4 wakeups a
+// second (250 ms bursts of 2 or 3), not 10. Every wakeup of an idle agent
+// also wakes the Go runtime's monitor thread, which dominates its CPU time.
+func burstWindow(gap time.Duration) time.Duration {
+	return min(250*time.Millisecond, max(5*time.Millisecond, 25*gap))
+}
 
 // probeLoop sends each target's probe when the pacer says it is due.
 func (a *Agent) probeLoop(ctx context.Context) error {
@@ -27,7 +32,7 @@ func (a *Agent) probeLoop(ctx context.Context) error {
 		now := a.cfg.Now()
 		a.mu.Lock()
 		var next time.Time
-		buf, next = a.pacer.due(now, burstWindow, buf[:0])
+		buf, next = a.pacer.due(now, burstWindow(a.pacer.gap()), buf[:0])
 		a.mu.Unlock()
 		for _, addr := range buf {
 			if err := a.cfg.Prober.Send(addr, a.cfg.Timeout, a.onResult); err != nil {

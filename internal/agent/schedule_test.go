@@ -127,3 +127,16 @@ func TestPacerBurstWindowAndNoCatchUpStorm(t *testing.T) {
 		t.Errorf("after a long sleep sent %d, want a normal burst", len(b))
 	}
 }
+
+func TestBurstWindow(t *testing.T) {
+	for _, tc := range []struct{ gap, want time.Duration }{
+		{100 * time.Microsecond, 5 * time.Millisecond}, // 10,000 targets a second
+		{time.Millisecond, 25 * time.Millisecond},
+		{101 * time.Millisecond, 250 * time.Millisecond}, // 99 targets every 10 s
+		{10 * time.Second, 250 * time.Millisecond},
+	} {
+		if got := burstWindow(tc.gap); got != tc.want {
+			t.Errorf("burstWindow(%v) = %v, want %v", tc.gap, got, tc.want)
+		}
+	}
+}

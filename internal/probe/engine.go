@@ -30,7 +30,8 @@ type Engine struct {
 	tab       table
 	queue     []uint32 // slots waiting for the sender
 	deadlines deadlineHeap
-	armed     time.Duration // deadline the timer goroutine sleeps until
+	armed     time.Duration // deadline the timer is set to; under mu
+	timer     *time.Timer   // fires at armed; reset under mu
 	closed    bool
 
 	sendKick  chan struct{}
@@ -69,7 +70,9 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		armed:     maxDuration,
 		sendKick:  make(chan struct{}, 1),
 		timerKick: make(chan struct{}, 1),
+		timer:     time.NewTimer(time.Hour),
 	}
+	e.timer.Stop()
 	for _, f := range []family{v4, v6} {
 		e.socks[f], e.errs[f] = openSocket(ctx, cfg, f)
 	}

@@ -65,44 +65,52 @@ func (e *Engine) live(d deadlineEntry) bool {
 	return s.gen == d.gen && s.state == slotInFlight && s.deadline == d.at
 }
 
-// schedule adds the deadline of a probe just sent and wakes the timer
-// goroutine if it is now the earliest. e.mu is held.
+// schedule adds the deadline of a probe just sent and, if it is now the
+// earliest, moves the timer to it. The timer is reset here rather than by
+// waking the timer goroutine: an agent sending ten probes a second would
+// otherwise pay ten extra wakeups a second for deadlines seconds away.
+// e.mu is held.
 func (e *Engine) schedule(d deadlineEntry) {
 	e.deadlines.push(d)
 	if d.at < e.armed {
 		e.armed = d.at
-		select {
-		case e.timerKick <- struct{}{}:
-		default:
-		}
+		e.timer.Reset(max(d.at-e.elapsed(), 0))
 	}
 }
 
-// runTimer expires probes whose deadline has passed.
+// rearm drops the deadlines of probes that ended otherwise and points the
+// timer at the earliest one left. e.mu is held.
+func (e *Engine) rearm() {
+	for len(e.deadlines) > 0 && !e.live(e.deadlines[0]) {
+		e.deadlines.pop()
+	}
+	e.armed = maxDuration
+	if len(e.deadlines) == 0 {
+		e.timer.Stop()
+		return
+	}
+	e.armed = e.deadlines[0].at
+	e.timer.Reset(max(e.armed-e.elapsed(), 0))
+}
+
+// runTimer expires probes whose deadline has passed. timerKick makes it
+// look at once (tests that move a fake clock).
 func (e *Engine) runTimer(ctx context.Context) {
-	t := time.NewTimer(time.Hour)
-	t.Stop()
 	var buf []completion
 	for {
-		e.mu.Lock()
-		for len(e.deadlines) > 0 && !e.live(e.deadlines[0]) {
-			e.deadlines.pop()
-		}
-		e.armed = maxDuration
-		if len(e.deadlines) > 0 {
-			e.armed = e.deadlines[0].at
-			t.Reset(max(e.armed-e.elapsed(), 0))
-		}
-		e.mu.Unlock()
 		select {
 		case <-ctx.Done():
-			t.Stop()
+			e.mu.Lock()
+			e.timer.Stop()
+			e.mu.Unlock()
 			return
-		case <-t.C:
+		case <-e.timer.C:
 		case <-e.timerKick:
-			t.Stop()
 		}
 		buf = e.expire(buf[:0])
+		e.mu.Lock()
+		e.rearm()
+		e.mu.Unlock()
 	}
 }
 

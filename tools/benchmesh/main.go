@@ -123,6 +123,19 @@ func run(ctx context.Context, n int, interval, timeout, measure time.Duration, k
 	if err != nil {
 		return fmt.Errorf("cut detection (%d of %d agents saw it): %w", len(seen), n-1, err)
 	}
+	// The agents' own down events time the detection exactly; what the
+	// polling above saw is up to 100 ms late, and the fallback.
+	evs, err := l.Events(ctx, cutAt)
+	if err != nil {
+		return err
+	}
+	for _, e := range evs {
+		if e.Address == victim.Addr.Addr().String() && !e.Up {
+			if d := e.Time.Sub(cutAt); d < seen[e.Agent] {
+				seen[e.Agent] = d
+			}
+		}
+	}
 	lat := make([]time.Duration, 0, len(seen))
 	for _, d := range seen {
 		lat = append(lat, d)
