@@ -16,7 +16,7 @@ const maxPendingSamples = 1 << 20
 // samples, and a hundred agents on one machine each committing four times a
 // second would spend more on commits than on probing.
 const (
-	flushBatch = 1024        // results that make a batch worth writing at the next tick
+	flushBatch = 1024            // results that make a batch worth writing at the next tick
 	flushLazy  = 2 * time.Second // how long a smaller batch may wait
 )
 

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/pmonitor/pmonitor/internal/store/storetest"
 )
 
 // run executes a pmonitor command line and returns stdout, stderr and the
@@ -103,10 +105,10 @@ func TestReportsOnPlainSQL(t *testing.T) {
 	dir := t.TempDir()
 	work := filepath.Join(dir, "work.db")
 	master := filepath.Join(dir, "master.db")
-	plain(t, work, `INSERT INTO targets(address, name, me) VALUES ('10.0.0.1', 'me', TRUE)`,
+	storetest.CreateOriginal(t, work, `INSERT INTO targets(address, name, me) VALUES ('10.0.0.1', 'me', TRUE)`,
 		`INSERT INTO targets(address, name, stable, responded, sample_time, total_count, total_success) VALUES
 		 ('10.0.0.2', 'a', TRUE, TRUE, 100, 3, 3), ('10.0.0.3', 'b', FALSE, FALSE, 200, 2, 1), ('10.0.0.4', 'c', TRUE, FALSE, 0, 0, 0)`)
-	plain(t, master, `INSERT INTO targets(address, name) VALUES ('10.0.0.1', 'me'), ('10.0.0.2', 'a')`)
+	storetest.CreateOriginal(t, master, `INSERT INTO targets(address, name) VALUES ('10.0.0.1', 'me'), ('10.0.0.2', 'a')`)
 	for _, tc := range []struct {
 		args []string
 		want string

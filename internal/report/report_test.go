@@ -9,29 +9,8 @@ import (
 
 	"github.com/pmonitor/pmonitor/internal/report"
 	"github.com/pmonitor/pmonitor/internal/store"
+	"github.com/pmonitor/pmonitor/internal/store/storetest"
 )
-
-const originalSchema = `CREATE TABLE targets (
-  address TEXT NOT NULL PRIMARY KEY, name TEXT NOT NULL, run BOOLEAN DEFAULT TRUE,
-  running BOOLEAN DEFAULT FALSE, me BOOLEAN DEFAULT FALSE, stable BOOLEAN DEFAULT TRUE,
-  responded BOOLEAN DEFAULT FALSE, sample_time INTEGER DEFAULT 0, total_count INTEGER DEFAULT 0,
-  total_success INTEGER DEFAULT 0)`
-
-// plainDB writes a database the way the original tool's agents did, with
-// only the original columns.
-func plainDB(t *testing.T, path string, stmts ...string) {
-	t.Helper()
-	db, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	for _, s := range append([]string{originalSchema}, stmts...) {
-		if _, err := db.Exec(s); err != nil {
-			t.Fatalf("%s: %v", s, err)
-		}
-	}
-}
 
 // working1 is h1's view: h2 good, h3a (stable) down, h3b (dynamic) good,
 // h4 never answered.
@@ -47,7 +26,7 @@ var working1 = []string{
 func TestStatusListLastOnPlainSQL(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "work.db")
-	plainDB(t, path, working1...)
+	storetest.CreateOriginal(t, path, working1...)
 	db, err := store.OpenReadOnly(ctx, path)
 	if err != nil {
 		t.Fatal(err)
@@ -97,10 +76,10 @@ func TestConsolidate(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	master := filepath.Join(dir, "master.db")
-	plainDB(t, master, `INSERT INTO targets(address, name, stable) VALUES ('192.168.33.1','host1',TRUE),
+	storetest.CreateOriginal(t, master, `INSERT INTO targets(address, name, stable) VALUES ('192.168.33.1','host1',TRUE),
 		('192.168.44.2','host2',TRUE),('192.168.55.2','host3',TRUE),('192.168.55.3','host3',FALSE)`)
 	w1 := filepath.Join(dir, "w1.db")
-	plainDB(t, w1, working1...)
+	storetest.CreateOriginal(t, w1, working1...)
 	// w2 is a pmonitor working database with history tables.
 	w2 := filepath.Join(dir, "w2.db")
 	wk, err := store.OpenWorking(ctx, w2)

@@ -2,7 +2,6 @@ package store_test
 
 import (
 	"context"
-	"database/sql"
 	"path/filepath"
 	"testing"
 
@@ -21,33 +20,10 @@ func TestSQLiteRegistryConformance(t *testing.T) {
 	})
 }
 
-// originalSchema is exactly what the original tool and other programs create.
-const originalSchema = `CREATE TABLE targets (
-  address TEXT NOT NULL PRIMARY KEY, name TEXT NOT NULL, run BOOLEAN DEFAULT TRUE,
-  running BOOLEAN DEFAULT FALSE, me BOOLEAN DEFAULT FALSE, stable BOOLEAN DEFAULT TRUE,
-  responded BOOLEAN DEFAULT FALSE, sample_time INTEGER DEFAULT 0, total_count INTEGER DEFAULT 0,
-  total_success INTEGER DEFAULT 0)`
-
-// plainSQL runs statements on path through its own connection, as another
-// program would.
-func plainSQL(t *testing.T, path string, stmts ...string) {
-	t.Helper()
-	db, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	for _, s := range stmts {
-		if _, err := db.Exec(s); err != nil {
-			t.Fatalf("%s: %v", s, err)
-		}
-	}
-}
-
 func TestRegistryMadeByAnotherProgram(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "master.db")
-	plainSQL(t, path, originalSchema,
+	storetest.CreateOriginal(t, path,
 		`INSERT INTO targets(address, name, stable) VALUES ('127.0.0.5', 'b', FALSE), ('127.0.0.4', 'a', TRUE)`)
 	r, err := store.OpenRegistry(ctx, path)
 	if err != nil {
@@ -93,7 +69,7 @@ func TestChangedSeesOtherWriters(t *testing.T) {
 	}
 	defer r.Close()
 	r.Changed(ctx)
-	plainSQL(t, path, `INSERT INTO targets(address, name) VALUES ('127.0.0.8', 'x')`)
+	storetest.PlainSQL(t, path, `INSERT INTO targets(address, name) VALUES ('127.0.0.8', 'x')`)
 	ch, err := r.Changed(ctx)
 	if err != nil || !ch {
 		t.Fatalf("Changed after another connection's write = %v, %v; want true", ch, err)
@@ -125,7 +101,7 @@ func TestChangedIgnoresHeartbeatsOfOthers(t *testing.T) {
 		// Without the trigger every commit counts: safe, if slower.
 		{`UPDATE targets SET heartbeat = 124 WHERE address = '127.0.0.2'`, true},
 	} {
-		plainSQL(t, path, tc.stmt)
+		storetest.PlainSQL(t, path, tc.stmt)
 		if got, err := r.Changed(ctx); err != nil || got != tc.want {
 			t.Errorf("after %s: Changed = %v, %v; want %v", tc.stmt, got, err, tc.want)
 		}
