@@ -166,7 +166,7 @@ func mergeAttached(ctx context.Context, conn *sql.Conn, src *Source) error {
 		return err
 	}
 	defer tx.Rollback()
-	have, err := attachedColumns(ctx, tx, "targets")
+	have, err := store.SchemaColumns(ctx, tx, "src", "targets")
 	if err != nil {
 		return err
 	}
@@ -207,7 +207,7 @@ func mergeAttached(ctx context.Context, conn *sql.Conn, src *Source) error {
 		{"samples", "time, address, answered, rtt_ms", &src.Samples},
 		{"events", "time, address, name, state, reason, outage_seconds", &src.Events},
 	} {
-		if c, err := attachedColumns(ctx, tx, t.name); err != nil || len(c) == 0 {
+		if c, err := store.SchemaColumns(ctx, tx, "src", t.name); err != nil || len(c) == 0 {
 			continue // an original working database has no history
 		}
 		res, err := tx.ExecContext(ctx, `INSERT INTO `+t.name+` SELECT `+t.cols+`, ?, ? FROM src.`+t.name, src.Node, src.Address)
@@ -217,23 +217,6 @@ func mergeAttached(ctx context.Context, conn *sql.Conn, src *Source) error {
 		*t.n, _ = res.RowsAffected()
 	}
 	return tx.Commit()
-}
-
-func attachedColumns(ctx context.Context, tx *sql.Tx, table string) (map[string]bool, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT name FROM pragma_table_info(?, 'src')`, table)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	have := map[string]bool{}
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			return nil, err
-		}
-		have[n] = true
-	}
-	return have, rows.Err()
 }
 
 func errText(err error) string {

@@ -88,7 +88,15 @@ func addColumns(table string, cols []column) migration {
 
 // columns returns the set of column names of table.
 func columns(ctx context.Context, q queryer, table string) (map[string]bool, error) {
-	rows, err := q.QueryContext(ctx, `SELECT name FROM pragma_table_info(?)`, table)
+	return SchemaColumns(ctx, q, "main", table)
+}
+
+// SchemaColumns returns the set of column names of table in schema ("main",
+// or the name of an attached database); empty if there is no such table.
+func SchemaColumns(ctx context.Context, q interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}, schema, table string) (map[string]bool, error) {
+	rows, err := q.QueryContext(ctx, `SELECT name FROM pragma_table_info(?, ?)`, table, schema)
 	if err != nil {
 		return nil, err
 	}
