@@ -14,8 +14,9 @@ func cmdAgents() *command {
 		name:    "agents",
 		args:    "MASTER_DB",
 		summary: "show every registry row with its run and running flags and last heartbeat",
-		help: `A running agent refreshes its heartbeat every few seconds; a running flag with
-an old heartbeat means the agent died without cleaning up.
+		help: `A running agent refreshes its registry heartbeat every 30 seconds (its working
+database's me row every write, at most 2 s apart); a running flag with a
+heartbeat older than a minute means the agent died without cleaning up.
 
 Example:
   pmonitor agents master.db --json`,
