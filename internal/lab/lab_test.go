@@ -38,17 +38,23 @@ func TestMain(m *testing.M) {
 // agents) with fast probing, closed when t ends.
 func startLab(t *testing.T, specs ...string) *lab.Lab {
 	t.Helper()
-	testenv.RequireRoot(t)
 	var nodes []lab.Node
 	for _, s := range specs {
 		name, p, _ := strings.Cut(s, "=")
 		nodes = append(nodes, lab.Node{Name: name, Addr: netip.MustParsePrefix(p), Stable: true, Agent: true})
 	}
+	return startNodes(t, nodes, 500*time.Millisecond, 500*time.Millisecond, slog.LevelDebug)
+}
+
+// startNodes starts a lab of nodes whose agents are this test binary acting
+// as pmonitor; it is closed when t ends.
+func startNodes(t *testing.T, nodes []lab.Node, interval, timeout time.Duration, level slog.Level) *lab.Lab {
+	t.Helper()
+	testenv.RequireRoot(t)
 	l, err := lab.Start(t.Context(), lab.Config{
-		Dir: t.TempDir(), Nodes: nodes,
-		Interval: 500 * time.Millisecond, Timeout: 500 * time.Millisecond,
+		Dir: t.TempDir(), Nodes: nodes, Interval: interval, Timeout: timeout,
 		Env:    []string{envRunCLI + "=1"},
-		Logger: slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Logger: slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: level})),
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -16,7 +16,6 @@ import (
 // startMesh starts n nodes, all stable, each with an agent, on 10.78.0.0/16.
 func startMesh(t *testing.T, n int, interval, timeout time.Duration) *lab.Lab {
 	t.Helper()
-	testenv.RequireRoot(t)
 	var nodes []lab.Node
 	for i := 1; i <= n; i++ {
 		nodes = append(nodes, lab.Node{
@@ -24,20 +23,7 @@ func startMesh(t *testing.T, n int, interval, timeout time.Duration) *lab.Lab {
 			Stable: true, Agent: true,
 		})
 	}
-	l, err := lab.Start(t.Context(), lab.Config{
-		Dir: t.TempDir(), Nodes: nodes, Interval: interval, Timeout: timeout,
-		Env:    []string{envRunCLI + "=1"},
-		Logger: slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelInfo})),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := l.Close(); err != nil {
-			t.Errorf("close: %v", err)
-		}
-	})
-	return l
+	return startNodes(t, nodes, interval, timeout, slog.LevelInfo)
 }
 
 // TestHeavyMesh20 is the end-to-end proof on a 20-node mesh: every pair
