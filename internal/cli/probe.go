@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,7 +13,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/pmonitor/pmonitor/internal/probe"
@@ -143,13 +141,6 @@ func runProbeRounds(ctx context.Context, eng *probe.Engine, targets []netip.Addr
 	return t, time.Since(start), false
 }
 
-// probeStats are the counters of one target (40 bytes: 50,000 targets
-// take 2 MB).
-type probeStats struct {
-	sent, recv    uint32
-	min, max, sum time.Duration
-}
-
 // msDuration is a flag value that accepts Go durations ("1.5s") and, like
 // fping, plain numbers of milliseconds ("500").
 type msDuration time.Duration
@@ -183,63 +174,6 @@ func splitShortFlags(args []string, letters string) []string {
 		out = append(out, a)
 	}
 	return out
-}
-
-// probeTally collects the results of all targets. Results arrive from engine
-// goroutines, hence the mutex.
-type probeTally struct {
-	mu      sync.Mutex
-	stats   []probeStats
-	reasons map[int]string // last failure of targets that never answered
-	left    int            // results still expected in this round
-	done    chan struct{}  // closed when left reaches 0
-}
-
-func newProbeTally(n int) *probeTally {
-	return &probeTally{stats: make([]probeStats, n), reasons: map[int]string{}}
-}
-
-// startRound expects one result per target and returns a channel closed
-// when they are all in.
-func (t *probeTally) startRound() <-chan struct{} {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.left = len(t.stats)
-	t.done = make(chan struct{})
-	return t.done
-}
-
-func (t *probeTally) record(i int, r probe.Result) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	s := &t.stats[i]
-	if !(r.Status == probe.StatusCanceled && r.Sent.IsZero()) {
-		s.sent++
-	}
-	if r.OK() {
-		if s.recv == 0 || r.RTT < s.min {
-			s.min = r.RTT
-		}
-		s.max = max(s.max, r.RTT)
-		s.sum += r.RTT
-		s.recv++
-		delete(t.reasons, i)
-	} else if s.recv == 0 {
-		t.reasons[i] = r.Reason
-	}
-	if t.left--; t.left == 0 {
-		close(t.done)
-	}
-}
-
-func (t *probeTally) alive() int {
-	n := 0
-	for i := range t.stats {
-		if t.stats[i].recv > 0 {
-			n++
-		}
-	}
-	return n
 }
 
 // loadProbeTargets parses the targets given as arguments and in file (""
@@ -353,127 +287,4 @@ func readProbeTargets(r io.Reader, add func(s string, line int32) error) error {
 		return fmt.Errorf("read: %w", err)
 	}
 	return nil
-}
-
-// writeText prints one fping-like line per target and a summary.
-func (t *probeTally) writeText(w *bufio.Writer, targets []netip.Addr, elapsed time.Duration) error {
-	var b []byte
-	width := 0
-	for _, a := range targets {
-		b = a.AppendTo(b[:0])
-		width = max(width, len(b))
-	}
-	for i, a := range targets {
-		s := &t.stats[i]
-		b = a.AppendTo(b[:0])
-		for len(b) < width {
-			b = append(b, ' ')
-		}
-		b = append(b, " : xmt/rcv/%loss = "...)
-		b = strconv.AppendUint(b, uint64(s.sent), 10)
-		b = append(b, '/')
-		b = strconv.AppendUint(b, uint64(s.recv), 10)
-		b = append(b, '/')
-		b = strconv.AppendUint(b, uint64(probeLoss(s)), 10)
-		b = append(b, '%')
-		if s.recv > 0 {
-			b = append(b, ", min/avg/max = "...)
-			b = appendProbeMS(b, s.min)
-			b = append(b, '/')
-			b = appendProbeMS(b, s.sum/time.Duration(s.recv))
-			b = append(b, '/')
-			b = appendProbeMS(b, s.max)
-		} else if reason := t.reasons[i]; reason != "" {
-			b = append(b, " ("...)
-			b = append(b, reason...)
-			b = append(b, ')')
-		}
-		b = append(b, '\n')
-		if _, err := w.Write(b); err != nil {
-			return err
-		}
-	}
-	alive := t.alive()
-	_, err := fmt.Fprintf(w, "%d targets, %d alive, %d unreachable, elapsed %.3fs\n",
-		len(targets), alive, len(targets)-alive, elapsed.Seconds())
-	return err
-}
-
-// Types of the --json document.
-type (
-	probeJSON struct {
-		Targets []probeTargetJSON `json:"targets"`
-		Summary probeSummaryJSON  `json:"summary"`
-	}
-	probeTargetJSON struct {
-		Target      string  `json:"target"`
-		Sent        uint32  `json:"sent"`
-		Received    uint32  `json:"received"`
-		LossPercent uint32  `json:"loss_percent"`
-		MinMS       float64 `json:"rtt_min_ms,omitempty"`
-		AvgMS       float64 `json:"rtt_avg_ms,omitempty"`
-		MaxMS       float64 `json:"rtt_max_ms,omitempty"`
-		Error       string  `json:"error,omitempty"`
-	}
-	probeSummaryJSON struct {
-		Targets        int     `json:"targets"`
-		Alive          int     `json:"alive"`
-		Unreachable    int     `json:"unreachable"`
-		ElapsedSeconds float64 `json:"elapsed_seconds"`
-	}
-)
-
-// writeJSON prints one JSON document (a probeJSON), streaming the targets.
-func (t *probeTally) writeJSON(w *bufio.Writer, targets []netip.Addr, elapsed time.Duration) error {
-	w.WriteString(`{"targets":[`)
-	for i, a := range targets {
-		s := &t.stats[i]
-		j := probeTargetJSON{Target: a.String(), Sent: s.sent, Received: s.recv, LossPercent: probeLoss(s), Error: t.reasons[i]}
-		if s.recv > 0 {
-			j.MinMS, j.AvgMS, j.MaxMS = probeMS(s.min), probeMS(s.sum/time.Duration(s.recv)), probeMS(s.max)
-		}
-		b, err := json.Marshal(j)
-		if err != nil {
-			return err
-		}
-		if i > 0 {
-			w.WriteByte(',')
-		}
-		w.Write(b)
-	}
-	alive := t.alive()
-	b, err := json.Marshal(probeSummaryJSON{Targets: len(targets), Alive: alive, Unreachable: len(targets) - alive,
-		ElapsedSeconds: elapsed.Seconds()})
-	if err != nil {
-		return err
-	}
-	w.WriteString(`],"summary":`)
-	w.Write(b)
-	_, err = w.WriteString("}\n")
-	return err
-}
-
-func probeLoss(s *probeStats) uint32 {
-	if s.sent == 0 {
-		return 0
-	}
-	return (s.sent - s.recv) * 100 / s.sent
-}
-
-func probeMS(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-
-// appendProbeMS formats d in milliseconds with three significant digits, as
-// fping does: 0.041, 1.23, 12.3, 123.
-func appendProbeMS(b []byte, d time.Duration) []byte {
-	v := probeMS(d)
-	prec := 0
-	switch {
-	case v < 1:
-		prec = 3
-	case v < 10:
-		prec = 2
-	case v < 100:
-		prec = 1
-	}
-	return strconv.AppendFloat(b, v, 'f', prec, 64)
 }
