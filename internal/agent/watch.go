@@ -64,6 +64,7 @@ func (w *watcher) poll(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	w.recovered() // it answered: before acting on what it says
 	if changed {
 		targets, err := w.reg.Targets(ctx)
 		if err != nil {
@@ -82,7 +83,6 @@ func (w *watcher) poll(ctx context.Context) error {
 		}
 		w.lastHB = now
 	}
-	w.recovered()
 	return nil
 }
 
