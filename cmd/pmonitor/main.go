@@ -3,10 +3,7 @@
 package main
 
 import (
-	"context"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/pmonitor/pmonitor/internal/cli"
 	"github.com/pmonitor/pmonitor/internal/emu"
@@ -14,8 +11,5 @@ import (
 
 func main() {
 	emu.MaybeReexec() // a child started by emu.Host.Command: becomes its program inside a namespace
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := cli.Run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
+	os.Exit(cli.Main())
 }

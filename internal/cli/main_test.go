@@ -1,10 +1,7 @@
 package cli
 
 import (
-	"context"
 	"os"
-	"os/signal"
-	"syscall"
 	"testing"
 
 	"github.com/pmonitor/pmonitor/internal/emu"
@@ -18,10 +15,7 @@ const envAsPmonitor = "PMONITOR_CLI_TEST_AS_PMONITOR"
 func TestMain(m *testing.M) {
 	emu.MaybeReexec()
 	if os.Getenv(envAsPmonitor) != "" {
-		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-		code := Run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-		stop()
-		os.Exit(code)
+		os.Exit(Main())
 	}
 	os.Setenv(envAsPmonitor, "1")
 	os.Exit(m.Run())

@@ -6,10 +6,8 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -26,10 +24,7 @@ const envRunCLI = "PMONITOR_LAB_TEST_AS_CLI"
 func TestMain(m *testing.M) {
 	emu.MaybeReexec()
 	if os.Getenv(envRunCLI) != "" {
-		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-		code := cli.Run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-		stop()
-		os.Exit(code)
+		os.Exit(cli.Main())
 	}
 	os.Exit(m.Run())
 }
