@@ -103,7 +103,7 @@ type Agent struct {
 // counters are the agent's cumulative figures for metrics and /api/status.
 type counters struct {
 	sent, answered, failed uint64
-	flushes, flushErrors   uint64
+	flushErrors            uint64
 	lastFlush              time.Duration
 	registryErrors         uint64
 	started                time.Time

@@ -116,6 +116,9 @@ func TestAgentSurvivesRegistryOutage(t *testing.T) {
 	if e := ta.Snapshot().RegistryError; e != "" {
 		t.Errorf("registry error still reported after recovery: %s", e)
 	}
+	if n := ta.Snapshot().RegistryErrs; n == 0 {
+		t.Error("the outage left no count in registry_errors")
+	}
 }
 
 func TestAgentRestartContinuesCounts(t *testing.T) {

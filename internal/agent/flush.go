@@ -68,7 +68,6 @@ func (a *Agent) flush(ctx context.Context) error {
 	err := a.cfg.Working.Write(ctx, b)
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.stats.flushes++
 	a.stats.lastFlush = time.Since(start)
 	if err != nil {
 		a.stats.flushErrors++

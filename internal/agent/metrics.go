@@ -22,10 +22,12 @@ var (
 		"Batches that could not be written to the working database (retried).", nil, nil)
 	descFlushSeconds = prometheus.NewDesc("pmonitor_last_flush_seconds", "Duration of the last batch write.", nil, nil)
 	descRegistryUp   = prometheus.NewDesc("pmonitor_registry_up", "1 if the registry was reachable at the last poll.", nil, nil)
+	descRegistryErrs = prometheus.NewDesc("pmonitor_registry_errors_total",
+		"Polls of the registry that failed (missing, locked, unreadable); the agent kept probing the last known targets.", nil, nil)
 )
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descUp, descRTT, descProbes, descTargets, descSent, descFlushErrors, descFlushSeconds, descRegistryUp} {
+	for _, d := range []*prometheus.Desc{descUp, descRTT, descProbes, descTargets, descSent, descFlushErrors, descFlushSeconds, descRegistryUp, descRegistryErrs} {
 		ch <- d
 	}
 }
@@ -56,6 +58,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter(descFlushErrors, float64(s.FlushErrors))
 	gauge(descFlushSeconds, s.LastFlushMS/1000)
 	gauge(descRegistryUp, b2f(s.RegistryError == ""))
+	counter(descRegistryErrs, float64(s.RegistryErrs))
 }
 
 func b2f(b bool) float64 {

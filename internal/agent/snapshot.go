@@ -20,6 +20,7 @@ type Snapshot struct {
 	Answered      uint64           `json:"probes_answered"`
 	Failed        uint64           `json:"probes_failed"`
 	FlushErrors   uint64           `json:"flush_errors"`
+	RegistryErrs  uint64           `json:"registry_errors"`
 	LastFlushMS   float64          `json:"last_flush_ms"`
 	RegistryError string           `json:"registry_error,omitempty"`
 	Targets       []TargetSnapshot `json:"targets"`
@@ -51,7 +52,7 @@ func (a *Agent) Snapshot() Snapshot {
 		Address: a.cfg.Self.String(), Name: a.name, Stable: a.stable, Started: a.stats.started,
 		Interval: a.cfg.Interval.String(), Timeout: a.cfg.Timeout.String(),
 		Sent: a.stats.sent, Answered: a.stats.answered, Failed: a.stats.failed,
-		FlushErrors: a.stats.flushErrors, LastFlushMS: ms(a.stats.lastFlush), RegistryError: a.regErr,
+		FlushErrors: a.stats.flushErrors, RegistryErrs: a.stats.registryErrors, LastFlushMS: ms(a.stats.lastFlush), RegistryError: a.regErr,
 		Targets: make([]TargetSnapshot, 0, len(a.pacer.order)),
 	}
 	for _, addr := range a.pacer.order {

@@ -10,10 +10,8 @@ import (
 	"github.com/pmonitor/pmonitor/internal/store"
 )
 
-type dbHandle = *sql.DB
-
 // printRows opens a working database read-only, fetches rows and prints them.
-func printRows(ctx context.Context, e *env, path string, asJSON bool, fetch func(context.Context, dbHandle) ([]report.Row, error)) error {
+func printRows(ctx context.Context, e *env, path string, asJSON bool, fetch func(context.Context, *sql.DB) ([]report.Row, error)) error {
 	db, err := store.OpenReadOnly(ctx, path)
 	if err != nil {
 		return err

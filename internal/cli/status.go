@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 
 	"github.com/pmonitor/pmonitor/internal/report"
@@ -69,7 +70,7 @@ Example:
 		if *all {
 			f = report.All
 		}
-		return printRows(ctx, e, pos[0], *asJSON, func(ctx context.Context, db dbHandle) ([]report.Row, error) {
+		return printRows(ctx, e, pos[0], *asJSON, func(ctx context.Context, db *sql.DB) ([]report.Row, error) {
 			return report.List(ctx, db, f)
 		})
 	}
@@ -94,7 +95,7 @@ func cmdLast() *command {
 		if *n < 1 {
 			return usageErrorf("last: -n must be at least 1")
 		}
-		return printRows(ctx, e, pos[0], *asJSON, func(ctx context.Context, db dbHandle) ([]report.Row, error) {
+		return printRows(ctx, e, pos[0], *asJSON, func(ctx context.Context, db *sql.DB) ([]report.Row, error) {
 			return report.Last(ctx, db, *n)
 		})
 	}

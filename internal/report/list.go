@@ -62,7 +62,7 @@ var optional = []struct{ name, fallback string }{
 }
 
 func rows(ctx context.Context, db *sql.DB, tail string) ([]Row, error) {
-	have, err := store.Columns(ctx, db, "targets")
+	have, err := store.SchemaColumns(ctx, db, "main", "targets")
 	if err != nil {
 		return nil, fmt.Errorf("read targets: %w", err)
 	}

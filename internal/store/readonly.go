@@ -25,9 +25,3 @@ func OpenReadOnly(ctx context.Context, path string) (*sql.DB, error) {
 	}
 	return db, nil
 }
-
-// Columns returns the set of column names of table, so readers can use the
-// extra columns when a database has them and fall back when it does not.
-func Columns(ctx context.Context, db *sql.DB, table string) (map[string]bool, error) {
-	return columns(ctx, db, table)
-}
