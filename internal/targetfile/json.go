@@ -15,22 +15,48 @@ type jsonTarget struct {
 	Stable  json.RawMessage `json:"stable"`
 }
 
+// lineCounter maps increasing byte offsets of data to line numbers, counting
+// each newline once: the whole file costs linear time, however many
+// objects ask for their line.
+type lineCounter struct {
+	data []byte
+	off  int64
+	line int
+}
+
+func (c *lineCounter) at(off int64) int {
+	off = min(max(off, c.off), int64(len(c.data)))
+	c.line += bytes.Count(c.data[c.off:off], []byte("\n"))
+	c.off = off
+	return c.line
+}
+
+// skipBlank returns the offset of the first byte at or after off that is
+// not a JSON separator or blank.
+func skipBlank(data []byte, off int64, seps string) int64 {
+	for off < int64(len(data)) && strings.IndexByte(seps, data[off]) >= 0 {
+		off++
+	}
+	return off
+}
+
 // parseJSON reads a JSON array of objects, keeping the line of each object
-// for error messages.
+// for error messages. A leading UTF-8 byte order mark is skipped.
 func parseJSON(data []byte) ([]Target, error) {
+	data = bytes.TrimPrefix(data, []byte("\ufeff"))
+	lines := &lineCounter{data: data, line: 1}
 	dec := json.NewDecoder(bytes.NewReader(data))
-	lineAt := func(off int64) int { return 1 + bytes.Count(data[:off], []byte("\n")) }
-	if _, err := dec.Token(); err != nil { // '['
+	tok, err := dec.Token()
+	if err != nil {
 		return nil, jsonError(data, dec.InputOffset(), err)
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '[' {
+		return nil, errorf(lines.at(skipBlank(data, 0, " \t\r\n")), `want a JSON array of {"name","address","stable"} objects`)
 	}
 	var ts []Target
 	for dec.More() {
-		start := dec.InputOffset()
 		// InputOffset points before the separating comma and blanks.
-		for start < int64(len(data)) && strings.ContainsRune(", \t\r\n", rune(data[start])) {
-			start++
-		}
-		line := lineAt(start)
+		line := lines.at(skipBlank(data, dec.InputOffset(), ", \t\r\n"))
 		var jt jsonTarget
 		if err := dec.Decode(&jt); err != nil {
 			return nil, jsonError(data, dec.InputOffset(), err)
@@ -58,6 +84,9 @@ func parseJSON(data []byte) ([]Target, error) {
 	}
 	if _, err := dec.Token(); err != nil { // ']'
 		return nil, jsonError(data, dec.InputOffset(), err)
+	}
+	if off := skipBlank(data, dec.InputOffset(), " \t\r\n"); off < int64(len(data)) {
+		return nil, errorf(lines.at(off), "invalid JSON: data after the array")
 	}
 	return ts, nil
 }

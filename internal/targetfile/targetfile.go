@@ -6,7 +6,6 @@ package targetfile
 import (
 	"bytes"
 	"fmt"
-	"net/netip"
 	"os"
 	"strings"
 )
@@ -14,13 +13,14 @@ import (
 // Target is one entry of a targets file.
 type Target struct {
 	Name    string
-	Address string // canonical form (netip.Addr.String)
+	Address string // canonical form (see Canonical)
 	Stable  bool
 	Line    int // where it was defined, for error messages
 }
 
 // Load reads and validates the targets file at path. The format is JSON when
-// the first non-blank character is '[', CSV otherwise.
+// the first non-blank character is '[' (or '{', refused: the JSON form is an
+// array), CSV otherwise.
 func Load(path string) ([]Target, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -33,7 +33,7 @@ func Load(path string) ([]Target, error) {
 func Parse(name string, data []byte) ([]Target, error) {
 	var ts []Target
 	var err error
-	if t := bytes.TrimLeft(data, " \t\r\n\ufeff"); len(t) > 0 && t[0] == '[' {
+	if t := bytes.TrimLeft(data, " \t\r\n\ufeff"); len(t) > 0 && (t[0] == '[' || t[0] == '{') {
 		ts, err = parseJSON(data)
 	} else {
 		ts, err = parseCSV(data)
@@ -72,9 +72,12 @@ func entry(line int, name, address, stable string, hasStable bool) (Target, erro
 	if address == "" {
 		return Target{}, errorf(line, "missing address")
 	}
-	a, err := netip.ParseAddr(address)
+	if err := CheckName(name); err != nil {
+		return Target{}, errorf(line, "%v", err)
+	}
+	canon, err := ParseAddress(address)
 	if err != nil {
-		return Target{}, errorf(line, "invalid address %q", address)
+		return Target{}, errorf(line, "%v", err)
 	}
 	st := true
 	if hasStable {
@@ -82,7 +85,7 @@ func entry(line int, name, address, stable string, hasStable bool) (Target, erro
 			return Target{}, errorf(line, "bad stable value %q (want true/false/yes/no/1/0)", strings.TrimSpace(stable))
 		}
 	}
-	return Target{Name: name, Address: a.String(), Stable: st, Line: line}, nil
+	return Target{Name: name, Address: canon, Stable: st, Line: line}, nil
 }
 
 func parseStable(s string) (bool, error) {

@@ -18,6 +18,19 @@ func TestLoadErrors(t *testing.T) {
 		{"badstable.json", `testdata/badstable.json:4: bad stable value "perhaps" (want true/false/yes/no/1/0)`},
 		{"syntax.json", `testdata/syntax.json:3: invalid JSON: invalid character '"' after object key:value pair`},
 		{"missing.csv", `read targets: open testdata/missing.csv: no such file or directory`},
+		{"mapped.csv", `testdata/mapped.csv:2: duplicate address "127.0.0.2" (first on line 1)`},
+		{"mapped.json", `testdata/mapped.json:3: duplicate address "127.0.0.2" (first on line 2)`},
+		{"unspecified.csv", `testdata/unspecified.csv:2: address "0.0.0.0" is unspecified, want a unicast address`},
+		{"unspecified6.csv", `testdata/unspecified6.csv:2: address "::" is unspecified, want a unicast address`},
+		{"broadcast.csv", `testdata/broadcast.csv:2: address "255.255.255.255" is broadcast, want a unicast address`},
+		{"multicast.csv", `testdata/multicast.csv:3: address "224.0.0.1" is multicast, want a unicast address`},
+		{"multicast.json", `testdata/multicast.json:3: address "ff02::1" is multicast, want a unicast address`},
+		{"badutf8.csv", `testdata/badutf8.csv:2: invalid name "b\xff" (want UTF-8 text without control characters)`},
+		{"control.csv", `testdata/control.csv:2: invalid name "b\x1b[31m" (want UTF-8 text without control characters)`},
+		{"control.json", `testdata/control.json:3: invalid name "b\a" (want UTF-8 text without control characters)`},
+		{"trailing.json", `testdata/trailing.json:4: invalid JSON: data after the array`},
+		{"trailing2.json", `testdata/trailing2.json:3: invalid JSON: data after the array`},
+		{"object.json", `testdata/object.json:1: want a JSON array of {"name","address","stable"} objects`},
 	} {
 		t.Run(tc.in, func(t *testing.T) {
 			_, err := Load(filepath.Join("testdata", tc.in))
@@ -38,7 +51,7 @@ func TestLoadGood(t *testing.T) {
 		{Name: "ground", Address: "127.0.0.4", Stable: false},
 		{Name: "v6", Address: "::1", Stable: true},
 	}
-	for _, in := range []string{"good.csv", "good.json"} {
+	for _, in := range []string{"good.csv", "good.json", "bom.json", "canonical.csv"} {
 		t.Run(in, func(t *testing.T) {
 			got, err := Load(filepath.Join("testdata", in))
 			if err != nil {
@@ -51,6 +64,16 @@ func TestLoadGood(t *testing.T) {
 				t.Errorf("Load(%s) = %+v, want %+v", in, got, want)
 			}
 		})
+	}
+}
+
+func TestLoadKeepsZones(t *testing.T) {
+	got, err := Load(filepath.Join("testdata", "zone.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[1].Address != "fe80::1%eth0" {
+		t.Errorf("Load(zone.csv) = %+v; want fe80::1%%eth0 kept with its zone", got)
 	}
 }
 
