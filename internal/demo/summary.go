@@ -144,7 +144,7 @@ func readAnalysisEvents(ctx context.Context, path string) ([]analysisEvent, erro
 		if err := rows.Scan(&t, &e.address, &e.state, &e.source); err != nil {
 			return nil, fmt.Errorf("read events of %s: %w", path, err)
 		}
-		e.time = time.Unix(0, int64(t*1e9))
+		e.time = store.FromEpoch(t)
 		out = append(out, e)
 	}
 	return out, rows.Err()

@@ -212,10 +212,7 @@ func (l *Lab) Events(ctx context.Context, since time.Time) ([]Event, error) {
 }
 
 func readEvents(ctx context.Context, db *sql.DB, since time.Time) ([]Event, error) {
-	var after float64
-	if !since.IsZero() {
-		after = float64(since.UnixNano()) / 1e9
-	}
+	after := store.Epoch(since)
 	rows, err := db.QueryContext(ctx, `SELECT time, address, name, state, COALESCE(reason, ''), COALESCE(outage_seconds, 0)
 		FROM events WHERE time > ? ORDER BY time`, after)
 	if err != nil {
@@ -230,7 +227,7 @@ func readEvents(ctx context.Context, db *sql.DB, since time.Time) ([]Event, erro
 		if err := rows.Scan(&t, &e.Address, &e.Target, &state, &e.Reason, &outage); err != nil {
 			return nil, err
 		}
-		e.Time = time.Unix(0, int64(t*1e9))
+		e.Time = store.FromEpoch(t)
 		e.Up = state == "up"
 		e.Outage = time.Duration(outage * float64(time.Second))
 		out = append(out, e)

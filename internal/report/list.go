@@ -91,7 +91,7 @@ func rows(ctx context.Context, db *sql.DB, tail string) ([]Row, error) {
 			&sent, &recv, &last, &lo, &sum, &hi, &fails); err != nil {
 			return nil, fmt.Errorf("read targets: %w", err)
 		}
-		r.SampleTime = epochTime(st)
+		r.SampleTime = store.FromEpoch(st)
 		r.Sent, r.Received, r.ConsecutiveFailures = sent.Int64, recv.Int64, fails.Int64
 		r.RTTLastMS, r.RTTMinMS, r.RTTMaxMS = ptr(last), ptr(lo), ptr(hi)
 		if sum.Valid && r.Received > 0 {
@@ -108,11 +108,4 @@ func ptr(f sql.NullFloat64) *float64 {
 		return nil
 	}
 	return &f.Float64
-}
-
-func epochTime(s float64) time.Time {
-	if s <= 0 {
-		return time.Time{}
-	}
-	return time.Unix(0, int64(s*1e9))
 }

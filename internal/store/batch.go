@@ -122,7 +122,7 @@ func (w *Working) Write(ctx context.Context, b Batch) error {
 			if s.Answered {
 				rtt = ms(s.RTT)
 			}
-			if _, err := update.ExecContext(ctx, s.Answered, s.Counted, epoch(s.Time), rtt, s.StateChanged, s.Address, s.Stale); err != nil {
+			if _, err := update.ExecContext(ctx, s.Answered, s.Counted, Epoch(s.Time), rtt, s.StateChanged, s.Address, s.Stale); err != nil {
 				return fmt.Errorf("update %s: %w", s.Address, err)
 			}
 		}
@@ -140,12 +140,12 @@ func (w *Working) Write(ctx context.Context, b Batch) error {
 					outage = e.Outage.Seconds()
 				}
 			}
-			if _, err := event.ExecContext(ctx, epoch(e.Time), e.Address, e.Name, state, nullString(e.Reason), outage); err != nil {
+			if _, err := event.ExecContext(ctx, Epoch(e.Time), e.Address, e.Name, state, nullString(e.Reason), outage); err != nil {
 				return fmt.Errorf("insert event: %w", err)
 			}
 		}
 		if !b.Heartbeat.IsZero() {
-			if _, err := tx.StmtContext(ctx, w.stmts.heartbeat).ExecContext(ctx, epoch(b.Heartbeat)); err != nil {
+			if _, err := tx.StmtContext(ctx, w.stmts.heartbeat).ExecContext(ctx, Epoch(b.Heartbeat)); err != nil {
 				return fmt.Errorf("heartbeat: %w", err)
 			}
 		}
@@ -167,7 +167,7 @@ func (w *Working) insertSamples(ctx context.Context, tx *sql.Tx, samples []Sampl
 			if s.Answered {
 				rtt = ms(s.RTT)
 			}
-			args = append(args, epoch(s.Time), s.Address, s.Answered, rtt)
+			args = append(args, Epoch(s.Time), s.Address, s.Answered, rtt)
 		}
 		if _, err := st.ExecContext(ctx, args...); err != nil {
 			return fmt.Errorf("insert samples: %w", err)
@@ -179,7 +179,7 @@ func (w *Working) insertSamples(ctx context.Context, tx *sql.Tx, samples []Sampl
 
 // Prune deletes samples older than before and returns how many went.
 func (w *Working) Prune(ctx context.Context, before time.Time) (int64, error) {
-	res, err := w.db.ExecContext(ctx, `DELETE FROM samples WHERE time < ?`, epoch(before))
+	res, err := w.db.ExecContext(ctx, `DELETE FROM samples WHERE time < ?`, Epoch(before))
 	if err != nil {
 		return 0, fmt.Errorf("prune samples in %s: %w", w.path, err)
 	}

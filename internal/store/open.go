@@ -83,21 +83,3 @@ type queryer interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 }
-
-// epoch converts t to the epoch seconds (with fraction) stored in sample_time
-// and the other time columns; the zero time is 0.
-func epoch(t time.Time) float64 {
-	if t.IsZero() {
-		return 0
-	}
-	return float64(t.UnixNano()) / 1e9
-}
-
-// fromEpoch is the inverse of epoch.
-func fromEpoch(s float64) time.Time {
-	if s <= 0 {
-		return time.Time{}
-	}
-	sec := int64(s)
-	return time.Unix(sec, int64((s-float64(sec))*1e9))
-}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 	"sync"
 	"time"
 )
@@ -76,7 +75,7 @@ func scanTarget(s interface{ Scan(...any) error }) (Target, error) {
 	var t Target
 	var hb float64
 	err := s.Scan(&t.Address, &t.Name, &t.Stable, &t.Run, &t.Running, &hb, &t.PID)
-	t.Heartbeat = fromEpoch(hb)
+	t.Heartbeat = FromEpoch(hb)
 	return t, err
 }
 
@@ -113,41 +112,103 @@ func (r *SQLiteRegistry) Lookup(ctx context.Context, address string) (Target, er
 	return t, nil
 }
 
-// Replace implements Registry.
+// Replace implements Registry. The agent state of the addresses that
+// remain (running, pid, heartbeat, started_time) is carried over: 'pmonitor
+// init' while agents run must not make them look stopped.
 func (r *SQLiteRegistry) Replace(ctx context.Context, targets []Target) error {
+	targets, err := canonicalTargets(targets)
+	if err != nil {
+		return fmt.Errorf("replace targets in registry %s: %w", r.path, err)
+	}
 	return r.inTx(ctx, "replace targets", func(tx *sql.Tx) error {
+		agents, err := agentStates(ctx, tx)
+		if err != nil {
+			return err
+		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM targets`); err != nil {
 			return err
 		}
-		return insertTargets(ctx, tx, targets)
+		return insertTargets(ctx, tx, targets, agents)
 	})
 }
 
-// Add implements Registry.
+// agentState is what a running agent keeps in its registry row.
+type agentState struct {
+	running              bool
+	pid                  int64
+	heartbeat, startedAt float64
+}
+
+// agentStates returns the agent state of every row that has one, by
+// canonical address: a handful of rows (one per agent), whatever the
+// size of the registry.
+func agentStates(ctx context.Context, tx *sql.Tx) (map[string]agentState, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT address, COALESCE(running, FALSE), COALESCE(pid, 0),
+		COALESCE(heartbeat, 0), COALESCE(started_time, 0) FROM targets
+		WHERE running OR pid <> 0 OR heartbeat <> 0 OR started_time <> 0`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]agentState{}
+	for rows.Next() {
+		var a string
+		var s agentState
+		if err := rows.Scan(&a, &s.running, &s.pid, &s.heartbeat, &s.startedAt); err != nil {
+			return nil, err
+		}
+		out[CanonicalAddress(a)] = s
+	}
+	return out, rows.Err()
+}
+
+// canonicalTargets returns targets with canonical addresses, refusing two
+// spellings of one address.
+func canonicalTargets(targets []Target) ([]Target, error) {
+	out := make([]Target, len(targets))
+	seen := make(map[string]bool, len(targets))
+	for i, t := range targets {
+		t.Address = CanonicalAddress(t.Address)
+		if seen[t.Address] {
+			return nil, fmt.Errorf("%w %s", ErrDuplicateTarget, t.Address)
+		}
+		seen[t.Address] = true
+		out[i] = t
+	}
+	return out, nil
+}
+
+// Add implements Registry. An address is a duplicate in any spelling.
 func (r *SQLiteRegistry) Add(ctx context.Context, targets ...Target) error {
+	targets, err := canonicalTargets(targets)
+	if err != nil {
+		return fmt.Errorf("add targets in registry %s: %w", r.path, err)
+	}
 	return r.inTx(ctx, "add targets", func(tx *sql.Tx) error {
 		for _, t := range targets {
-			var n int
-			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM targets WHERE address = ?`, t.Address).Scan(&n); err != nil {
+			if _, dup, err := resolve(ctx, tx, t.Address); err != nil {
 				return err
-			}
-			if n > 0 {
+			} else if dup {
 				return fmt.Errorf("%w %s", ErrDuplicateTarget, t.Address)
 			}
 		}
-		return insertTargets(ctx, tx, targets)
+		return insertTargets(ctx, tx, targets, nil)
 	})
 }
 
-func insertTargets(ctx context.Context, tx *sql.Tx, targets []Target) error {
-	stmt, err := tx.PrepareContext(ctx, `INSERT INTO targets(address, name, stable, run) VALUES (?, ?, ?, ?)`)
+// insertTargets appends targets, with the agent state that agents holds
+// for their addresses.
+func insertTargets(ctx context.Context, tx *sql.Tx, targets []Target, agents map[string]agentState) error {
+	stmt, err := tx.PrepareContext(ctx, `INSERT INTO targets(address, name, stable, run, running, pid, heartbeat, started_time)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
 	if err != nil {
 		return err
 	}
 	defer stmt.Close()
 	for _, t := range targets {
-		if _, err := stmt.ExecContext(ctx, t.Address, t.Name, t.Stable, t.Run); err != nil {
-			if strings.Contains(err.Error(), "UNIQUE constraint") {
+		a := agents[t.Address]
+		if _, err := stmt.ExecContext(ctx, t.Address, t.Name, t.Stable, t.Run, a.running, a.pid, a.heartbeat, a.startedAt); err != nil {
+			if isUniqueViolation(err) {
 				return fmt.Errorf("%w %s", ErrDuplicateTarget, t.Address)
 			}
 			return fmt.Errorf("insert %s: %w", t.Address, err)
@@ -156,25 +217,38 @@ func insertTargets(ctx context.Context, tx *sql.Tx, targets []Target) error {
 	return nil
 }
 
-// Remove implements Registry.
+// Remove implements Registry; addresses may be spelled in any form.
 func (r *SQLiteRegistry) Remove(ctx context.Context, addresses ...string) error {
 	return r.inTx(ctx, "remove targets", func(tx *sql.Tx) error {
 		for _, a := range addresses {
-			res, err := tx.ExecContext(ctx, `DELETE FROM targets WHERE address = ?`, a)
+			stored, ok, err := resolve(ctx, tx, a)
 			if err != nil {
 				return err
 			}
-			if n, _ := res.RowsAffected(); n == 0 {
+			if !ok {
 				return fmt.Errorf("%w %s", ErrUnknownTarget, a)
+			}
+			if _, err := tx.ExecContext(ctx, `DELETE FROM targets WHERE address = ?`, stored); err != nil {
+				return err
 			}
 		}
 		return nil
 	})
 }
 
-// SetRun implements Registry.
+// SetRun implements Registry; address may be spelled in any form.
 func (r *SQLiteRegistry) SetRun(ctx context.Context, address string, run bool) error {
-	return r.update(ctx, r.db, "set run", address, `UPDATE targets SET run = ? WHERE address = ?`, run, address)
+	return r.inTx(ctx, "set run", func(tx *sql.Tx) error {
+		stored, ok, err := resolve(ctx, tx, address)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("%w %s", ErrUnknownTarget, address)
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE targets SET run = ? WHERE address = ?`, run, stored)
+		return err
+	})
 }
 
 // SetRunning implements Registry.
@@ -184,7 +258,7 @@ func (r *SQLiteRegistry) SetRunning(ctx context.Context, address string, running
 		return err
 	}
 	defer unlock()
-	conn, now := w.conn, epoch(time.Now())
+	conn, now := w.conn, Epoch(time.Now())
 	if running {
 		return r.update(ctx, conn, "set running", address,
 			`UPDATE targets SET running = TRUE, pid = ?, heartbeat = ?, started_time = ? WHERE address = ?`, pid, now, now, address)
@@ -200,7 +274,7 @@ func (r *SQLiteRegistry) Heartbeat(ctx context.Context, address string, now time
 		return err
 	}
 	defer unlock()
-	res, err := w.heartbeat.ExecContext(ctx, epoch(now), address)
+	res, err := w.heartbeat.ExecContext(ctx, Epoch(now), address)
 	if err != nil {
 		return fmt.Errorf("heartbeat %s in registry %s: %w", address, r.path, err)
 	}
@@ -332,16 +406,5 @@ func (r *SQLiteRegistry) update(ctx context.Context, q queryer, what, address, q
 }
 
 func (r *SQLiteRegistry) inTx(ctx context.Context, what string, fn func(*sql.Tx) error) error {
-	tx, err := r.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("%s in registry %s: %w", what, r.path, err)
-	}
-	defer tx.Rollback()
-	if err := fn(tx); err != nil {
-		return fmt.Errorf("%s in registry %s: %w", what, r.path, err)
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("%s in registry %s: %w", what, r.path, err)
-	}
-	return nil
+	return inTx(ctx, r.db, what, "registry "+r.path, fn)
 }

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"testing"
 
@@ -105,5 +106,36 @@ func TestChangedIgnoresHeartbeatsOfOthers(t *testing.T) {
 		if got, err := r.Changed(ctx); err != nil || got != tc.want {
 			t.Errorf("after %s: Changed = %v, %v; want %v", tc.stmt, got, err, tc.want)
 		}
+	}
+}
+
+// TestRowsSpelledByAnotherProgram: a registry written with plain SQL may
+// spell an address in any form; stop, start, remove and add still find it.
+func TestRowsSpelledByAnotherProgram(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "master.db")
+	storetest.CreateOriginal(t, path,
+		`INSERT INTO targets(address, name) VALUES ('::ffff:127.0.0.5', 'a'), ('0:0:0::1', 'b'), ('127.0.0.6', 'c')`)
+	r, err := store.OpenRegistry(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if err := r.SetRun(ctx, "127.0.0.5", false); err != nil {
+		t.Errorf("SetRun 127.0.0.5 on a row spelled ::ffff:127.0.0.5: %v", err)
+	}
+	var run bool
+	if err := r.DB().QueryRow(`SELECT run FROM targets WHERE address = '::ffff:127.0.0.5'`).Scan(&run); err != nil || run {
+		t.Errorf("run of ::ffff:127.0.0.5 = %v, %v; want false", run, err)
+	}
+	if err := r.Add(ctx, store.Target{Address: "::1", Name: "dup", Run: true}); !errors.Is(err, store.ErrDuplicateTarget) {
+		t.Errorf("Add ::1 beside a row spelled 0:0:0::1: err = %v, want ErrDuplicateTarget", err)
+	}
+	if err := r.Remove(ctx, "::1", "127.0.0.5"); err != nil {
+		t.Errorf("Remove ::1 127.0.0.5: %v", err)
+	}
+	ts, _ := r.Targets(ctx)
+	if len(ts) != 1 || ts[0].Address != "127.0.0.6" {
+		t.Errorf("after Remove: %+v; want only 127.0.0.6", ts)
 	}
 }

@@ -83,14 +83,14 @@ func (w *Working) SetMe(ctx context.Context, address, name string, stable bool, 
 		_, err := tx.ExecContext(ctx, `INSERT INTO targets(address, name, stable, me, running, heartbeat) VALUES (?, ?, ?, TRUE, TRUE, ?)
 			ON CONFLICT(address) DO UPDATE SET name = excluded.name, stable = excluded.stable, me = TRUE,
 			running = TRUE, heartbeat = excluded.heartbeat, total_count = 0, total_success = 0, responded = FALSE`,
-			address, name, stable, epoch(now))
+			address, name, stable, Epoch(now))
 		return err
 	})
 }
 
 // SetStopped marks the me row as no longer running.
 func (w *Working) SetStopped(ctx context.Context, now time.Time) error {
-	_, err := w.db.ExecContext(ctx, `UPDATE targets SET running = FALSE, heartbeat = ? WHERE me = TRUE`, epoch(now))
+	_, err := w.db.ExecContext(ctx, `UPDATE targets SET running = FALSE, heartbeat = ? WHERE me = TRUE`, Epoch(now))
 	if err != nil {
 		return fmt.Errorf("mark agent stopped in %s: %w", w.path, err)
 	}
@@ -115,7 +115,7 @@ func (w *Working) States(ctx context.Context) (map[string]TargetState, error) {
 			&s.Sent, &s.Received, &s.ConsecutiveFailures, &sc); err != nil {
 			return nil, fmt.Errorf("read working db %s: %w", w.path, err)
 		}
-		s.SampleTime, s.StateChange = fromEpoch(st), fromEpoch(sc)
+		s.SampleTime, s.StateChange = FromEpoch(st), FromEpoch(sc)
 		states[s.Address] = s
 	}
 	return states, rows.Err()
@@ -160,16 +160,5 @@ func (w *Working) SyncTargets(ctx context.Context, targets []Target) error {
 }
 
 func (w *Working) inTx(ctx context.Context, what string, fn func(*sql.Tx) error) error {
-	tx, err := w.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("%s in %s: %w", what, w.path, err)
-	}
-	defer tx.Rollback()
-	if err := fn(tx); err != nil {
-		return fmt.Errorf("%s in %s: %w", what, w.path, err)
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("%s in %s: %w", what, w.path, err)
-	}
-	return nil
+	return inTx(ctx, w.db, what, w.path, fn)
 }

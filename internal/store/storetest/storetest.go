@@ -54,6 +54,40 @@ func Run(t *testing.T, open func(t *testing.T) store.Registry) {
 		}
 	})
 
+	t.Run("ReplaceKeepsAgentState", func(t *testing.T) {
+		// 'pmonitor init' while agents run: the agents of the addresses
+		// that remain are still running, with their pid and heartbeat.
+		r := open(t)
+		must(t, r.Replace(ctx, seed))
+		must(t, r.SetRunning(ctx, "127.0.0.1", true, 4242))
+		hb := time.Now().Add(time.Second).Truncate(time.Millisecond)
+		must(t, r.Heartbeat(ctx, "127.0.0.1", hb))
+		must(t, r.SetRunning(ctx, "127.0.0.3", true, 4343))
+		must(t, r.Replace(ctx, []store.Target{
+			{Address: "127.0.0.2", Name: "h2", Stable: true, Run: true},
+			{Address: "127.0.0.1", Name: "renamed", Stable: false, Run: true},
+			{Address: "127.0.0.3", Name: "h3", Stable: true, Run: true},
+		}))
+		h1, err := r.Lookup(ctx, "127.0.0.1")
+		must(t, err)
+		if !h1.Running || h1.PID != 4242 || h1.Heartbeat.Sub(hb).Abs() > time.Millisecond || h1.Name != "renamed" || h1.Stable {
+			t.Errorf("after Replace h1 = %+v; want running, pid 4242, heartbeat %v, the new name and flags", h1, hb)
+		}
+		h3, _ := r.Lookup(ctx, "127.0.0.3")
+		if !h3.Running || h3.PID != 4343 {
+			t.Errorf("after Replace h3 = %+v; want running, pid 4343", h3)
+		}
+		if h2, _ := r.Lookup(ctx, "127.0.0.2"); h2.Running || h2.PID != 0 || !h2.Heartbeat.IsZero() {
+			t.Errorf("after Replace h2 = %+v; want no agent state", h2)
+		}
+		// An address that left the registry takes its agent state with it.
+		must(t, r.Replace(ctx, seed[:1]))
+		must(t, r.Add(ctx, store.Target{Address: "127.0.0.3", Name: "back", Run: true}))
+		if h3, _ := r.Lookup(ctx, "127.0.0.3"); h3.Running || h3.PID != 0 {
+			t.Errorf("a removed and re-added target kept its agent state: %+v", h3)
+		}
+	})
+
 	t.Run("AddRemove", func(t *testing.T) {
 		r := open(t)
 		must(t, r.Replace(ctx, seed))
@@ -72,6 +106,27 @@ func Run(t *testing.T, open func(t *testing.T) store.Registry) {
 		got, _ = r.Targets(ctx)
 		if want := []string{"127.0.0.1", "127.0.0.2", "::1"}; !reflect.DeepEqual(addrs(got), want) {
 			t.Errorf("after Remove: %v, want %v", addrs(got), want)
+		}
+	})
+
+	t.Run("AnySpellingOfAnAddress", func(t *testing.T) {
+		r := open(t)
+		must(t, r.Replace(ctx, seed))
+		if err := r.Add(ctx, store.Target{Address: "::ffff:127.0.0.1", Name: "again", Run: true}); !errors.Is(err, store.ErrDuplicateTarget) {
+			t.Errorf("Add ::ffff:127.0.0.1 beside 127.0.0.1: err = %v, want ErrDuplicateTarget", err)
+		}
+		must(t, r.Add(ctx, store.Target{Address: "0:0::1", Name: "v6", Run: true}))
+		if err := r.Add(ctx, store.Target{Address: "::1", Name: "v6 again", Run: true}); !errors.Is(err, store.ErrDuplicateTarget) {
+			t.Errorf("Add ::1 beside 0:0::1: err = %v, want ErrDuplicateTarget", err)
+		}
+		must(t, r.SetRun(ctx, "::ffff:127.0.0.3", false))
+		if h3, _ := r.Lookup(ctx, "127.0.0.3"); h3.Run {
+			t.Errorf("stop ::ffff:127.0.0.3 left run set: %+v", h3)
+		}
+		must(t, r.Remove(ctx, "::FFFF:7f00:2"))
+		got, _ := r.Targets(ctx)
+		if want := []string{"127.0.0.1", "127.0.0.3", "::1"}; !reflect.DeepEqual(addrs(got), want) {
+			t.Errorf("after Remove ::FFFF:7f00:2: %v, want %v (addresses stored canonically)", addrs(got), want)
 		}
 	})
 
