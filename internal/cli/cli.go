@@ -11,13 +11,15 @@ import (
 	"log/slog"
 	"sort"
 	"strings"
+
+	"github.com/pmonitor/pmonitor/internal/store"
 )
 
 // Exit codes shared by every subcommand.
 const (
 	exitOK      = 0
 	exitFailure = 1 // the command ran but the outcome is negative (e.g. a target did not answer)
-	exitUsage   = 2 // bad arguments or a setup error
+	exitUsage   = 2 // bad arguments, bad input data or a setup error
 )
 
 // env carries what a subcommand may touch: its output streams and a logger.
@@ -110,6 +112,9 @@ func exitCode(stderr io.Writer, err error) int {
 		return ee.code
 	}
 	fmt.Fprintf(stderr, "pmonitor: %s\n", oneLine(err.Error()))
+	if errors.Is(err, store.ErrDuplicateTarget) || errors.Is(err, store.ErrUnknownTarget) {
+		return exitUsage // the command line names an address the registry cannot take or does not hold
+	}
 	return exitFailure
 }
 
@@ -135,6 +140,10 @@ func (e *exitError) Unwrap() error { return e.err }
 func usageErrorf(format string, a ...any) error {
 	return &exitError{code: exitUsage, err: fmt.Errorf(format, a...)}
 }
+
+// dataError marks err as bad input data (a targets file that does not
+// validate): exit code 2, like a usage error.
+func dataError(err error) error { return &exitError{code: exitUsage, err: err} }
 
 // setupError marks err as a setup failure (missing privileges, bad address): exit code 2.
 func setupError(err error) error { return &exitError{code: exitUsage, err: err} }

@@ -41,10 +41,10 @@ func TestRegistryWorkflow(t *testing.T) {
 	}{
 		{[]string{"init", master, file}, 0, "2 targets"},
 		{[]string{"targets", "add", master, "host4", "127.0.0.4", "--unstable"}, 0, "added host4"},
-		{[]string{"targets", "add", master, "dup", "127.0.0.4"}, 1, "duplicate target 127.0.0.4"},
+		{[]string{"targets", "add", master, "dup", "127.0.0.4"}, 2, "duplicate target 127.0.0.4"},
 		{[]string{"targets", "list", master}, 0, "host4  127.0.0.4  no"},
 		{[]string{"stop", master, "127.0.0.3"}, 0, "run = false"},
-		{[]string{"stop", master, "10.1.1.1"}, 1, "unknown target 10.1.1.1"},
+		{[]string{"stop", master, "10.1.1.1"}, 2, "unknown target 10.1.1.1"},
 		{[]string{"agents", master}, 0, "host3  127.0.0.3  no"},
 		{[]string{"start", master, "127.0.0.3"}, 0, "run = true"},
 		{[]string{"targets", "remove", master, "127.0.0.4"}, 0, "removed 127.0.0.4"},

@@ -32,7 +32,7 @@ Example:
 		// leaves it byte-for-byte unchanged (or absent).
 		entries, err := targetfile.Load(pos[1])
 		if err != nil {
-			return err
+			return dataError(err)
 		}
 		reg, err := store.CreateRegistry(ctx, pos[0])
 		if err != nil {

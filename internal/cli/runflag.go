@@ -35,7 +35,7 @@ func runFlagCommand(name string, run bool) *command {
 		if err := reg.SetRun(ctx, pos[1], run); err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stdout, "%s: run = %v\n", pos[1], run)
+		fmt.Fprintf(e.stdout, "%s: run = %v\n", store.CanonicalAddress(pos[1]), run)
 		return nil
 	}
 	return c

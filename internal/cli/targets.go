@@ -3,11 +3,11 @@ package cli
 import (
 	"context"
 	"fmt"
-	"net/netip"
 	"strings"
 	"time"
 
 	"github.com/pmonitor/pmonitor/internal/store"
+	"github.com/pmonitor/pmonitor/internal/targetfile"
 )
 
 func cmdTargets() *command {
@@ -62,11 +62,14 @@ Examples:
 			if name == "" {
 				return usageErrorf("targets add: missing name")
 			}
-			a, err := netip.ParseAddr(strings.TrimSpace(rest[1]))
-			if err != nil {
-				return usageErrorf("targets add: invalid address %q", rest[1])
+			if err := targetfile.CheckName(name); err != nil {
+				return usageErrorf("targets add: %w", err)
 			}
-			t := store.Target{Address: a.String(), Name: name, Stable: !*unstable, Run: true}
+			addr, err := targetfile.ParseAddress(rest[1])
+			if err != nil {
+				return usageErrorf("targets add: %w", err)
+			}
+			t := store.Target{Address: addr, Name: name, Stable: !*unstable, Run: true}
 			if err := reg.Add(ctx, t); err != nil {
 				return err
 			}
@@ -75,7 +78,7 @@ Examples:
 			if err := reg.Remove(ctx, rest...); err != nil {
 				return err
 			}
-			fmt.Fprintf(e.stdout, "removed %s\n", strings.Join(rest, " "))
+			fmt.Fprintf(e.stdout, "removed %s\n", strings.Join(canonical(rest), " "))
 		case "list":
 			ts, err := reg.Targets(ctx)
 			if err != nil {
@@ -86,6 +89,15 @@ Examples:
 		return nil
 	}
 	return c
+}
+
+// canonical returns the addresses in the form the registry stores.
+func canonical(addrs []string) []string {
+	out := make([]string, len(addrs))
+	for i, a := range addrs {
+		out[i] = store.CanonicalAddress(a)
+	}
+	return out
 }
 
 // targetJSON is a registry row as scripts read it.

@@ -6,14 +6,12 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/pmonitor/pmonitor/internal/store"
 )
 
-// Canonical is the one spelling of an address that pmonitor stores and
-// compares: IPv4-mapped IPv6 addresses become IPv4 ("::ffff:127.0.0.2" is
-// "127.0.0.2"), IPv6 is in its shortest form, and a zone is kept.
-func Canonical(a netip.Addr) string { return a.Unmap().String() }
-
-// ParseAddress parses a target address and returns its canonical form. A
+// ParseAddress parses a target address and returns its canonical form
+// (store.Canonical: "::ffff:127.0.0.2" is "127.0.0.2", zones kept). A
 // target must be one host: the unspecified, broadcast and multicast
 // addresses are refused.
 func ParseAddress(s string) (string, error) {
@@ -35,7 +33,7 @@ func ParseAddress(s string) (string, error) {
 	if kind != "" {
 		return "", fmt.Errorf("address %q is %s, want a unicast address", a.String(), kind)
 	}
-	return a.String(), nil
+	return store.Canonical(a), nil
 }
 
 // CheckName reports whether s is usable as a target name: valid UTF-8

@@ -13,7 +13,7 @@ import (
 // Target is one entry of a targets file.
 type Target struct {
 	Name    string
-	Address string // canonical form (see Canonical)
+	Address string // canonical form (store.Canonical)
 	Stable  bool
 	Line    int // where it was defined, for error messages
 }
