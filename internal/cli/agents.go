@@ -28,12 +28,7 @@ Example:
 		if err != nil {
 			return err
 		}
-		reg, err := store.OpenRegistry(ctx, pos[0])
-		if err != nil {
-			return err
-		}
-		defer reg.Close()
-		ts, err := reg.Targets(ctx)
+		ts, err := store.ReadRegistry(ctx, pos[0])
 		if err != nil {
 			return err
 		}

@@ -51,6 +51,14 @@ Examples:
 		default:
 			return usageErrorf("targets: unknown subcommand %q (want list, add or remove)", sub)
 		}
+		if sub == "list" {
+			// Read-only: never migrates or converts a registry to WAL.
+			ts, err := store.ReadRegistry(ctx, path)
+			if err != nil {
+				return err
+			}
+			return printTargets(e, ts, *asJSON)
+		}
 		reg, err := store.OpenRegistry(ctx, path)
 		if err != nil {
 			return err
@@ -79,12 +87,6 @@ Examples:
 				return err
 			}
 			fmt.Fprintf(e.stdout, "removed %s\n", strings.Join(canonical(rest), " "))
-		case "list":
-			ts, err := reg.Targets(ctx)
-			if err != nil {
-				return err
-			}
-			return printTargets(e, ts, *asJSON)
 		}
 		return nil
 	}

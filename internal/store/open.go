@@ -10,7 +10,8 @@ import (
 	"path/filepath"
 	"time"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	"modernc.org/sqlite" // also registers the "sqlite" driver
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // BusyTimeout is how long a connection waits for another writer before it
@@ -49,10 +50,27 @@ func openDB(ctx context.Context, path string, mode openMode) (*sql.DB, error) {
 			return nil, fmt.Errorf("stat %s: %w", path, err)
 		}
 	}
+	db, err := openURL(ctx, path, abs, mode, false)
+	if mode == readOnly && cannotShare(err) && !exists(abs+"-wal") {
+		// A WAL database that nobody writes (no -wal file), in a directory
+		// this reader cannot write: SQLite cannot create the -shm file that
+		// WAL readers share. With no writer there is nothing to share, and
+		// the file is read as it is.
+		db, err = openURL(ctx, path, abs, mode, true)
+	}
+	return db, err
+}
+
+// openURL opens abs with the settings of mode; immutable reads without
+// any locking or shared memory (read-only handles only).
+func openURL(ctx context.Context, path, abs string, mode openMode, immutable bool) (*sql.DB, error) {
 	q := url.Values{}
 	q.Set("_busy_timeout", fmt.Sprint(BusyTimeout.Milliseconds()))
 	if mode == readOnly {
 		q.Set("mode", "ro")
+		if immutable {
+			q.Set("immutable", "1")
+		}
 	} else {
 		q.Set("_journal_mode", "WAL")
 		q.Set("_synchronous", "NORMAL") // durable at checkpoints; a crash loses at most the last commits, never integrity
@@ -63,11 +81,33 @@ func openDB(ctx context.Context, path string, mode openMode) (*sql.DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	if err := db.PingContext(ctx); err != nil {
+	// The first query reads the schema: it is what fails on a file that is
+	// no database or that this process may not read.
+	var n int
+	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM sqlite_master`).Scan(&n); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	return db, nil
+}
+
+// cannotShare reports whether err is SQLite unable to write or create a
+// file it needs beside the database (the WAL index of a read-only reader).
+func cannotShare(err error) bool {
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return false
+	}
+	switch se.Code() & 0xff {
+	case sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN:
+		return true
+	}
+	return false
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 // hasTable reports whether the database holds a table of that name.

@@ -3,8 +3,15 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"strings"
 )
+
+// ErrNoTargets reports a database without a targets table: a zero-byte
+// file handed over for an agent that has not started yet, or a file that
+// is no pmonitor database.
+var ErrNoTargets = errors.New("no targets table")
 
 // OpenReadOnly opens an existing database for reading only: it is never
 // written, migrated or switched to WAL, so reports work on databases made by
@@ -17,11 +24,38 @@ func OpenReadOnly(ctx context.Context, path string) (*sql.DB, error) {
 	}
 	ok, err := hasTable(ctx, db, "targets")
 	if err == nil && !ok {
-		err = fmt.Errorf("%s has no targets table (not a pmonitor database?)", path)
+		err = fmt.Errorf("%w (not a pmonitor database, or its agent has not started yet)", ErrNoTargets)
 	}
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	return db, nil
+}
+
+// ReadRegistry returns every target of the registry at path in registry
+// order, reading it like OpenReadOnly: never written, never migrated, so
+// it works on a registry made by another program (missing pmonitor columns
+// read as zero) and on read-only files.
+func ReadRegistry(ctx context.Context, path string) ([]Target, error) {
+	db, err := OpenReadOnly(ctx, path)
+	if err != nil {
+		return nil, fmt.Errorf("read registry: %w", err)
+	}
+	defer db.Close()
+	have, err := SchemaColumns(ctx, db, "main", "targets")
+	if err != nil {
+		return nil, fmt.Errorf("read registry %s: %w", path, err)
+	}
+	cols := targetColumns
+	for _, c := range []string{"heartbeat", "pid"} {
+		if !have[c] {
+			cols = strings.Replace(cols, "COALESCE("+c+", 0)", "0", 1)
+		}
+	}
+	ts, err := queryTargets(ctx, db, `SELECT `+cols+` FROM targets ORDER BY rowid`)
+	if err != nil {
+		return nil, fmt.Errorf("read registry %s: %w", path, err)
+	}
+	return ts, nil
 }

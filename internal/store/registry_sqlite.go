@@ -81,23 +81,29 @@ func scanTarget(s interface{ Scan(...any) error }) (Target, error) {
 
 // Targets implements Registry.
 func (r *SQLiteRegistry) Targets(ctx context.Context) ([]Target, error) {
-	rows, err := r.db.QueryContext(ctx, `SELECT `+targetColumns+` FROM targets ORDER BY rowid`)
+	ts, err := queryTargets(ctx, r.db, `SELECT `+targetColumns+` FROM targets ORDER BY rowid`)
 	if err != nil {
 		return nil, fmt.Errorf("read registry %s: %w", r.path, err)
+	}
+	return ts, nil
+}
+
+// queryTargets runs query, which selects targetColumns, and scans every row.
+func queryTargets(ctx context.Context, q queryer, query string) ([]Target, error) {
+	rows, err := q.QueryContext(ctx, query)
+	if err != nil {
+		return nil, err
 	}
 	defer rows.Close()
 	var ts []Target
 	for rows.Next() {
 		t, err := scanTarget(rows)
 		if err != nil {
-			return nil, fmt.Errorf("read registry %s: %w", r.path, err)
+			return nil, err
 		}
 		ts = append(ts, t)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read registry %s: %w", r.path, err)
-	}
-	return ts, nil
+	return ts, rows.Err()
 }
 
 // Lookup implements Registry.
