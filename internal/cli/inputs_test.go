@@ -98,3 +98,29 @@ func TestInitKeepsRunningAgents(t *testing.T) {
 		t.Errorf("agents after init:\n%s\nwant host1 still running with pid %d", out, os.Getpid())
 	}
 }
+
+// TestStatusBeforeTheAgentStarts: the orchestrator's mkstemp file (zero
+// bytes) or a database without a targets table is "status 0 / 0".
+func TestStatusBeforeTheAgentStarts(t *testing.T) {
+	dir := t.TempDir()
+	empty := writeFile(t, dir, "empty.db", "")
+	tableless := filepath.Join(dir, "tableless.db")
+	storetest.PlainSQL(t, tableless, `CREATE TABLE other (x)`)
+	for _, path := range []string{empty, tableless} {
+		for _, tc := range []struct {
+			args []string
+			want string
+		}{
+			{[]string{"status", path}, "status 0 / 0\n"},
+			{[]string{"status", "--stable", "--json", path}, "{\n  \"good\": 0,\n  \"total\": 0\n}\n"},
+		} {
+			out, errs, code := run(t, tc.args...)
+			if code != 0 || out != tc.want {
+				t.Errorf("pmonitor %v: exit %d, %q %q; want %q", tc.args, code, out, errs, tc.want)
+			}
+		}
+	}
+	if b, _ := os.ReadFile(empty); len(b) != 0 {
+		t.Errorf("status wrote %d bytes into the empty file", len(b))
+	}
+}

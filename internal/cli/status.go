@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 
 	"github.com/pmonitor/pmonitor/internal/report"
@@ -15,7 +16,8 @@ func cmdStatus() *command {
 		args:    "WORKING_DB",
 		summary: "print how many targets answer: status GOOD / TOTAL",
 		help: `GOOD counts targets whose last counted probe was answered, TOTAL those that
-have answered at least once (the original tool's queries).
+have answered at least once (the original tool's queries). A zero-byte or
+table-less file (an agent that has not started yet) is status 0 / 0.
 
 Example:
   pmonitor status work-h1.db --stable --json`,
@@ -28,14 +30,19 @@ Example:
 		if err != nil {
 			return err
 		}
+		var cnt report.Count
 		db, err := store.OpenReadOnly(ctx, pos[0])
-		if err != nil {
+		switch {
+		case errors.Is(err, store.ErrNoTargets):
+			// A zero-byte or table-less file: the agent has not started
+			// yet, so nothing answers and nothing counts.
+		case err != nil:
 			return err
-		}
-		defer db.Close()
-		cnt, err := report.Status(ctx, db, *stable)
-		if err != nil {
-			return err
+		default:
+			defer db.Close()
+			if cnt, err = report.Status(ctx, db, *stable); err != nil {
+				return err
+			}
 		}
 		if *asJSON {
 			return writeJSON(e.stdout, cnt)
@@ -82,7 +89,11 @@ func cmdLast() *command {
 		name:    "last",
 		args:    "WORKING_DB",
 		summary: "print the most recently sampled targets",
-		help:    "Example:\n  pmonitor last work-h1.db -n 5",
+		help: `The original "last five" (ORDER BY sample_time DESC): every target the
+agent has probed, answered or not, newest first.
+
+Example:
+  pmonitor last work-h1.db -n 5`,
 	}
 	c.run = func(ctx context.Context, e *env, args []string) error {
 		fs := newFlags(c, e)

@@ -49,10 +49,14 @@ func List(ctx context.Context, db *sql.DB, f Filter) ([]Row, error) {
 	return rows(ctx, db, where+` ORDER BY rowid`)
 }
 
-// Last returns the n most recently sampled targets, newest first (the
-// original "last five" query orders by sample_time).
+// Last returns the n most recently sampled targets, newest first: the
+// original "last five" query (SELECT name, responded FROM targets ORDER BY
+// sample_time DESC LIMIT 5), over every target that has been sampled,
+// including targets that never answered (those an operator looks for);
+// the agent's own row and targets never probed are left out.
 func Last(ctx context.Context, db *sql.DB, n int) ([]Row, error) {
-	return rows(ctx, db, fmt.Sprintf(`COALESCE(total_count, 0) > 0 ORDER BY sample_time DESC LIMIT %d`, n))
+	return rows(ctx, db, fmt.Sprintf(`COALESCE(me, FALSE) = FALSE AND COALESCE(sample_time, 0) > 0
+		ORDER BY sample_time DESC LIMIT %d`, n))
 }
 
 // optional columns, with the expression used when the database lacks them.

@@ -61,6 +61,28 @@ func TestStatusListLastOnPlainSQL(t *testing.T) {
 	}
 }
 
+// TestLastIsTheOriginalLastFive: every sampled target, newest first,
+// including one that was probed but never answered.
+func TestLastIsTheOriginalLastFive(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "work.db")
+	storetest.CreateOriginal(t, path, append(working1,
+		`INSERT INTO targets(address, name, stable, responded, sample_time, total_count, total_success) VALUES
+		  ('192.168.66.5', 'host5', TRUE, FALSE, 1700000004, 0, 0)`)...)
+	db, err := store.OpenReadOnly(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	last, err := report.Last(ctx, db, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := rowNames(last); got != "host5 host2 host3 host3" {
+		t.Errorf("Last(5) = %s; want host5 (sampled, never answered) host2 host3 host3 (never-sampled host4 and me left out)", got)
+	}
+}
+
 func rowNames(rs []report.Row) string {
 	s := ""
 	for i, r := range rs {

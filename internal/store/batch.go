@@ -16,7 +16,8 @@ type Sample struct {
 	RTT      time.Duration // valid when Answered
 	// Counted applies the counting rule: true once the target has answered
 	// at least once (this probe included). Only counted probes touch
-	// total_count, total_success, responded and sample_time.
+	// total_count, total_success and responded; sample_time follows every
+	// probe that is not Stale.
 	Counted bool
 	// StateChanged marks a transition (first answer, up→down, down→up):
 	// state_change_time takes Time.
@@ -47,14 +48,16 @@ type Batch struct {
 
 // updateTarget applies one sample with increments rather than absolute
 // values, so an orchestrator that resets counters with plain SQL while the
-// agent runs is respected.
+// agent runs is respected. sample_time follows every probe, counted or
+// not, so that the original "last five" query (ORDER BY sample_time) lists
+// a target that never answered.
 const updateTarget = `UPDATE targets SET
 	sent = COALESCE(sent, 0) + 1,
 	received = COALESCE(received, 0) + ?1,
 	total_count = COALESCE(total_count, 0) + ?2,
 	total_success = COALESCE(total_success, 0) + (?1 AND ?2),
 	responded = CASE WHEN ?2 AND NOT ?7 THEN ?1 ELSE responded END,
-	sample_time = CASE WHEN ?2 AND NOT ?7 THEN ?3 ELSE sample_time END,
+	sample_time = CASE WHEN NOT ?7 THEN ?3 ELSE sample_time END,
 	rtt_last_ms = CASE WHEN ?1 THEN ?4 ELSE rtt_last_ms END,
 	rtt_min_ms = CASE WHEN ?1 THEN MIN(COALESCE(rtt_min_ms, ?4), ?4) ELSE rtt_min_ms END,
 	rtt_max_ms = CASE WHEN ?1 THEN MAX(COALESCE(rtt_max_ms, ?4), ?4) ELSE rtt_max_ms END,

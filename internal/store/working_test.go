@@ -62,9 +62,17 @@ func TestWorkingCountingRule(t *testing.T) {
 	if got := h2.SampleTime.Sub(t0.Add(3 * time.Second)); got < -time.Millisecond || got > time.Millisecond {
 		t.Errorf("sample_time = %v, want %v", h2.SampleTime, t0.Add(3*time.Second))
 	}
+	must(t, w.Write(ctx, store.Batch{Samples: []store.Sample{{Address: "127.0.0.3", Time: t0, Answered: false}}}))
+	var st float64
+	must(t, w.DB().QueryRow(`SELECT sample_time FROM targets WHERE address = '127.0.0.3'`).Scan(&st))
+	if got := store.FromEpoch(st); got.Sub(t0).Abs() > time.Millisecond {
+		t.Errorf("sample_time of a target probed but never answered = %v, want %v (the last-five query lists it)", got, t0)
+	}
+	states, err = w.States(ctx)
+	must(t, err)
 	h3 := states["127.0.0.3"]
 	if h3.TotalCount != 0 || h3.Responded || h3.Answered() {
-		t.Errorf("h3 never probed: %+v", h3)
+		t.Errorf("h3 never answered: %+v", h3)
 	}
 	if _, me := states["127.0.0.1"]; me {
 		t.Error("States includes the me row")
