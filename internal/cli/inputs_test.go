@@ -124,3 +124,16 @@ func TestStatusBeforeTheAgentStarts(t *testing.T) {
 		t.Errorf("status wrote %d bytes into the empty file", len(b))
 	}
 }
+
+// TestConsolidateNothingMerged: when every working database is skipped
+// the outcome is negative: exit 1.
+func TestConsolidateNothingMerged(t *testing.T) {
+	dir := t.TempDir()
+	master := filepath.Join(dir, "master.db")
+	storetest.CreateOriginal(t, master, `INSERT INTO targets(address, name) VALUES ('10.0.0.1', 'a')`)
+	bad := writeFile(t, dir, "bad.db", "not a database, not at all, not even close to one")
+	out, errs, code := run(t, "consolidate", master, filepath.Join(dir, "out.db"), filepath.Join(dir, "gone.db"), bad)
+	if code != 1 || !strings.HasSuffix(errs, "pmonitor: consolidate: no working database merged (2 skipped)\n") {
+		t.Errorf("consolidate with only bad inputs: exit %d\n%s%s", code, out, errs)
+	}
+}

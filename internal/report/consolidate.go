@@ -73,7 +73,9 @@ func Consolidate(ctx context.Context, master, out string, working []string) (Sum
 
 	tmp := out + ".partial"
 	os.Remove(tmp)
-	db, err := sql.Open("sqlite", tmp)
+	// The busy timeout of this handle also applies to the inputs attached to
+	// it: a locked input is waited for before it is skipped.
+	db, err := store.OpenFile(ctx, tmp)
 	if err != nil {
 		return sum, fmt.Errorf("consolidate: create %s: %w", tmp, err)
 	}
@@ -92,8 +94,20 @@ func Consolidate(ctx context.Context, master, out string, working []string) (Sum
 	if sum.Targets, err = copyRegistry(ctx, conn, master); err != nil {
 		return sum, fmt.Errorf("consolidate: registry %s: %w", master, err)
 	}
+	seen := []seenFile{}
+	if fi, err := os.Stat(master); err == nil {
+		seen = append(seen, seenFile{master, fi})
+	}
 	for _, w := range working {
-		src := mergeWorking(ctx, conn, w)
+		var src Source
+		if first := sameAs(seen, w); first != "" {
+			src = Source{Path: w, Error: "same file as " + first}
+		} else {
+			if fi, err := os.Stat(w); err == nil {
+				seen = append(seen, seenFile{w, fi})
+			}
+			src = mergeWorking(ctx, conn, w)
+		}
 		if src.Error != "" {
 			sum.Skipped++
 		}
@@ -113,6 +127,27 @@ func Consolidate(ctx context.Context, master, out string, working []string) (Sum
 	return sum, nil
 }
 
+// seenFile is an input already taken, by identity (device and inode), so
+// that another spelling of its name or a symlink to it is not merged twice.
+type seenFile struct {
+	path string
+	fi   os.FileInfo
+}
+
+// sameAs returns the name under which path was already taken, or "".
+func sameAs(seen []seenFile, path string) string {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return ""
+	}
+	for _, s := range seen {
+		if os.SameFile(fi, s.fi) {
+			return s.path
+		}
+	}
+	return ""
+}
+
 // attach attaches path read-only as schema "src".
 func attach(ctx context.Context, conn *sql.Conn, path string) (func(), error) {
 	abs, err := filepath.Abs(path)
@@ -122,8 +157,8 @@ func attach(ctx context.Context, conn *sql.Conn, path string) (func(), error) {
 	if _, err := os.Stat(abs); err != nil {
 		return nil, err
 	}
-	u := url.URL{Scheme: "file", Path: abs, RawQuery: "mode=ro"}
-	if _, err := conn.ExecContext(ctx, `ATTACH DATABASE ? AS src`, u.String()); err != nil {
+	uri := store.FileURI(abs, url.Values{"mode": {"ro"}})
+	if _, err := conn.ExecContext(ctx, `ATTACH DATABASE ? AS src`, uri); err != nil {
 		return nil, err
 	}
 	return func() { conn.ExecContext(context.WithoutCancel(ctx), `DETACH DATABASE src`) }, nil

@@ -29,6 +29,7 @@ const (
 	readWrite         openMode = iota // create if missing, WAL, migrations
 	readWriteExisting                 // as readWrite, but the file must exist
 	readOnly                          // must exist; never written, never converted to WAL
+	plain                             // create if missing; the file's journal mode, no migrations
 )
 
 // openDB opens the SQLite file at path. Read-write handles switch the file to
@@ -43,7 +44,7 @@ func openDB(ctx context.Context, path string, mode openMode) (*sql.DB, error) {
 		return nil, fmt.Errorf("resolve %s: %w", path, err)
 	}
 	if _, err := os.Stat(abs); err != nil {
-		if mode != readWrite && errors.Is(err, os.ErrNotExist) {
+		if (mode == readOnly || mode == readWriteExisting) && errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("%s: %w", path, ErrNotExist)
 		}
 		if !errors.Is(err, os.ErrNotExist) {
@@ -66,18 +67,19 @@ func openDB(ctx context.Context, path string, mode openMode) (*sql.DB, error) {
 func openURL(ctx context.Context, path, abs string, mode openMode, immutable bool) (*sql.DB, error) {
 	q := url.Values{}
 	q.Set("_busy_timeout", fmt.Sprint(BusyTimeout.Milliseconds()))
-	if mode == readOnly {
+	switch mode {
+	case plain:
+	case readOnly:
 		q.Set("mode", "ro")
 		if immutable {
 			q.Set("immutable", "1")
 		}
-	} else {
+	default:
 		q.Set("_journal_mode", "WAL")
 		q.Set("_synchronous", "NORMAL") // durable at checkpoints; a crash loses at most the last commits, never integrity
 		q.Set("_txlock", "immediate")
 	}
-	u := url.URL{Scheme: "file", Path: abs, RawQuery: q.Encode()}
-	db, err := sql.Open("sqlite", u.String())
+	db, err := sql.Open("sqlite", FileURI(abs, q))
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
@@ -89,6 +91,22 @@ func openURL(ctx context.Context, path, abs string, mode openMode, immutable boo
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	return db, nil
+}
+
+// FileURI is the SQLite URI of the file at the absolute path abs, with
+// query parameters q. Every byte of the name is escaped as needed: a file
+// name holding '?', '#', '%' or starting with "file:" names that file, never
+// URI options or another file.
+func FileURI(abs string, q url.Values) string {
+	u := url.URL{Scheme: "file", Path: abs, RawQuery: q.Encode()}
+	return u.String()
+}
+
+// OpenFile opens the SQLite file path, creating it if missing, with the
+// busy timeout and nothing else: no WAL switch, no migrations. It is for
+// files pmonitor writes once, such as the analysis database.
+func OpenFile(ctx context.Context, path string) (*sql.DB, error) {
+	return openDB(ctx, path, plain)
 }
 
 // cannotShare reports whether err is SQLite unable to write or create a
