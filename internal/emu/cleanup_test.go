@@ -12,7 +12,7 @@ import (
 
 func TestCleanupRemovesCrashedRun(t *testing.T) {
 	t.Parallel()
-	n := NewForTest(t, Options{}) // a live run: Cleanup must spare it
+	n := newForTest(t, Options{}) // a live run: Cleanup must spare it
 	addHosts(t, n, "a=10.251.33.1/24")
 
 	run := randomPrefix()

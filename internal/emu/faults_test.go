@@ -16,7 +16,7 @@ import (
 func TestSetLink(t *testing.T) {
 	t.Parallel()
 	requirePing(t)
-	n := NewForTest(t, Options{})
+	n := newForTest(t, Options{})
 	hosts := addHosts(t, n, "a=10.251.33.1/24", "b=10.251.44.2/24")
 	a, b := hosts[0], hosts[1]
 	addrA, addrB := a.Addrs()[0].Addr(), b.Addrs()[0].Addr()
@@ -148,7 +148,7 @@ func check(t *testing.T, from, to *udpEnd, dropper *Host, delivered bool) {
 
 func TestDrop(t *testing.T) {
 	t.Parallel()
-	n := NewForTest(t, Options{})
+	n := newForTest(t, Options{})
 	hosts := addHosts(t, n, "a=10.251.33.1/24", "b=10.251.44.2/24", "c=10.251.55.3/24")
 	a, b, c := hosts[0], hosts[1], hosts[2]
 	addr := func(h *Host) netip.Addr { return h.Addrs()[0].Addr() }
@@ -200,7 +200,7 @@ func TestDrop(t *testing.T) {
 
 func TestDropIPv6(t *testing.T) {
 	t.Parallel()
-	n := NewForTest(t, Options{})
+	n := newForTest(t, Options{})
 	hosts := addHosts(t, n, "a=fd51:251::1/64", "b=fd52:251::2/64")
 	a, b := hosts[0], hosts[1]
 	ua, ub := listenUDP(t, a, a.Addrs()[0].Addr()), listenUDP(t, b, b.Addrs()[0].Addr())
@@ -226,7 +226,7 @@ func TestDropIPv6(t *testing.T) {
 func TestDropPings(t *testing.T) {
 	t.Parallel()
 	requirePing(t)
-	n := NewForTest(t, Options{})
+	n := newForTest(t, Options{})
 	hosts := addHosts(t, n, "a=10.251.33.1/24", "b=10.251.44.2/24", "c=10.251.55.3/24", "a6=fd51:251::1/64", "b6=fd52:251::2/64")
 	a, b, c, a6, b6 := hosts[0], hosts[1], hosts[2], hosts[3], hosts[4]
 	addr := func(h *Host) netip.Addr { return h.Addrs()[0].Addr() }

@@ -12,7 +12,7 @@
 // start of main or TestMain) and sockets are opened there with Host.Do.
 //
 // A Network tears down everything it created on Close, which callers must
-// also call from their signal path; tests use NewForTest. Leftovers of runs
+// also call from their signal path; tests use newForTest. Leftovers of runs
 // that crashed before Close are removed by Cleanup ('pmonitor emulate
 // --cleanup'). All operations need root (CAP_NET_ADMIN, CAP_SYS_ADMIN).
 package emu

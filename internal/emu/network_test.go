@@ -27,7 +27,7 @@ var meshHosts = []string{
 func TestMeshReachability(t *testing.T) {
 	t.Parallel()
 	requirePing(t)
-	n := NewForTest(t, Options{})
+	n := newForTest(t, Options{})
 	hosts := addHosts(t, n, meshHosts...)
 	for _, from := range hosts {
 		for _, to := range hosts {
@@ -68,7 +68,7 @@ func TestMeshReachability(t *testing.T) {
 
 func TestHostNamespaceSettings(t *testing.T) {
 	t.Parallel()
-	n := NewForTest(t, Options{})
+	n := newForTest(t, Options{})
 	h := addHosts(t, n, "a=10.251.33.1/24")[0]
 	err := h.Do(func() error {
 		// As root too, an ICMP datagram socket needs ping_group_range.
@@ -93,7 +93,7 @@ func TestHostNamespaceSettings(t *testing.T) {
 
 func TestCommandRunsInNamespace(t *testing.T) {
 	t.Parallel()
-	n := NewForTest(t, Options{})
+	n := newForTest(t, Options{})
 	h := addHosts(t, n, "a=10.251.33.1/24")[0]
 	var st syscall.Stat_t
 	if err := syscall.Stat(h.NetnsPath(), &st); err != nil {
@@ -124,7 +124,7 @@ func TestCommandRunsInNamespace(t *testing.T) {
 
 func TestAddHostErrors(t *testing.T) {
 	t.Parallel()
-	n := NewForTest(t, Options{})
+	n := newForTest(t, Options{})
 	addHosts(t, n, "a=10.251.33.1/24")
 	p := netip.MustParsePrefix
 	for _, tc := range []struct {
@@ -162,7 +162,7 @@ func TestAddHostErrors(t *testing.T) {
 
 func TestCloseRemovesEverything(t *testing.T) {
 	t.Parallel()
-	n := NewForTest(t, Options{})
+	n := newForTest(t, Options{})
 	hosts := addHosts(t, n, "a=10.251.33.1/24", "b=10.251.44.2/24")
 	if err := hosts[0].Drop(t.Context(), Both); err != nil {
 		t.Fatal(err)

@@ -8,13 +8,17 @@ import (
 	"github.com/pmonitor/pmonitor/internal/testenv"
 )
 
-// NewForTest creates a Network for a test: it skips t unless running as
+// newForTest creates a Network for a test: it skips t unless running as
 // root, logs to t's output at debug level unless opts.Logger is set, fails t
 // if New fails, and closes the network when t ends, whether it passed,
 // failed or panicked (t.Cleanup). Its prefix is random unless opts.Prefix is
-// set, so parallel tests and test packages never collide. The test package
-// must call MaybeReexec in TestMain if it uses Host.Command.
-func NewForTest(t testing.TB, opts Options) *Network {
+// set, so parallel tests and test packages never collide. TestMain calls
+// MaybeReexec for Host.Command.
+//
+// It lives in a _test.go file so that package testing never reaches the
+// shipped binary; package emu's own tests are its only users, and they
+// cannot import a helper package that imports emu.
+func newForTest(t testing.TB, opts Options) *Network {
 	t.Helper()
 	testenv.RequireRoot(t)
 	if opts.Logger == nil {
