@@ -5,26 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/pmonitor/pmonitor/internal/lab"
-	"github.com/pmonitor/pmonitor/internal/report"
+	"github.com/pmonitor/pmonitor/internal/selftest"
 )
-
-// selftestNodes is the original tool's predefined test data: host3 is one
-// host with two addresses, only one of them stable.
-var selftestNodes = []lab.Node{
-	{Name: "host1", Addr: netip.MustParsePrefix("192.168.33.1/24"), Stable: true, Agent: true},
-	{Name: "host2", Addr: netip.MustParsePrefix("192.168.44.2/24"), Stable: true},
-	{Name: "host3", Addr: netip.MustParsePrefix("192.168.55.2/24"), Stable: true},
-	{Name: "host3", Addr: netip.MustParsePrefix("192.168.55.3/24"), Stable: false, Agent: true},
-}
-
-// selftestCut is the host whose uplink the test takes down.
-const selftestCut = "host2"
 
 func cmdTest() *command {
 	c := &command{
@@ -74,57 +61,22 @@ Example:
 		if *asJSON {
 			out = io.Discard
 		}
-		st := &selftest{out: out, res: selftestResult{Dir: *keep}}
-		err := st.run(ctx, lab.Config{Dir: dir, Nodes: selftestNodes, Interval: *interval, Timeout: *timeout, Logger: e.log})
-		if err != nil {
-			st.res.Error = err.Error()
-		}
-		st.res.OK = err == nil && st.res.passed()
+		res, err := selftest.Run(ctx, selftest.Config{Dir: dir, Keep: *keep != "", Interval: *interval, Timeout: *timeout, Out: out, Logger: e.log})
 		if *asJSON {
-			if jerr := writeJSON(e.stdout, st.res); jerr != nil {
+			if jerr := writeJSON(e.stdout, res); jerr != nil {
 				return jerr
 			}
-		} else if st.res.OK {
-			fmt.Fprintf(out, "PASS: all %d checks passed\n", len(st.res.Checks))
+		} else if res.OK {
+			fmt.Fprintf(out, "PASS: all %d checks passed\n", len(res.Checks))
 		}
 		switch {
 		case err != nil:
 			return fmt.Errorf("test: %w", err)
-		case !st.res.OK:
-			fmt.Fprintf(out, "FAIL: %d of %d checks failed\n", st.res.failed(), len(st.res.Checks))
+		case !res.OK:
+			fmt.Fprintf(out, "FAIL: %d of %d checks failed\n", res.Failed(), len(res.Checks))
 			return &exitError{code: exitFailure, silent: true}
 		}
 		return nil
 	}
 	return c
-}
-
-// selftestResult is what 'pmonitor test --json' prints.
-type selftestResult struct {
-	OK       bool            `json:"ok"`
-	Dir      string          `json:"dir,omitempty"`      // with --keep
-	Analysis string          `json:"analysis,omitempty"` // with --keep
-	Checks   []selftestCheck `json:"checks"`
-	Error    string          `json:"error,omitempty"` // the test could not run to the end
-}
-
-// selftestCheck is one PASS/FAIL line.
-type selftestCheck struct {
-	Name    string                  `json:"name"`
-	OK      bool                    `json:"ok"`
-	Detail  string                  `json:"detail"`
-	Status  map[string]report.Count `json:"status,omitempty"` // by agent address
-	Seconds float64                 `json:"seconds"`
-}
-
-func (r *selftestResult) passed() bool { return r.failed() == 0 && len(r.Checks) > 0 }
-
-func (r *selftestResult) failed() int {
-	n := 0
-	for _, c := range r.Checks {
-		if !c.OK {
-			n++
-		}
-	}
-	return n
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pmonitor/pmonitor/internal/selftest"
 	"github.com/pmonitor/pmonitor/internal/testenv"
 )
 
@@ -38,7 +39,7 @@ func TestSelftestPasses(t *testing.T) {
 func TestSelftestJSON(t *testing.T) {
 	testenv.RequireRoot(t)
 	out, errs, code := run(t, "test", "--json", "--interval", "500ms", "--timeout", "500ms")
-	var res selftestResult
+	var res selftest.Result
 	if err := json.Unmarshal([]byte(out), &res); err != nil || code != 0 || !res.OK || len(res.Checks) != 5 {
 		t.Fatalf("pmonitor test --json: exit %d, %v\n%s\n%s", code, err, out, errs)
 	}

@@ -1,4 +1,4 @@
-package cli
+package selftest
 
 import (
 	"context"
@@ -13,15 +13,15 @@ import (
 	"github.com/pmonitor/pmonitor/internal/report"
 )
 
-// selftest runs the scenario of 'pmonitor test', printing progress to out
-// and collecting the checks in res.
-type selftest struct {
+// scenario runs the steps of 'pmonitor test', printing progress to out and
+// collecting the checks in res.
+type scenario struct {
 	out io.Writer
-	res selftestResult
+	res Result
 	l   *lab.Lab
 }
 
-func (s *selftest) run(ctx context.Context, cfg lab.Config) error {
+func (s *scenario) run(ctx context.Context, cfg lab.Config) error {
 	fmt.Fprintf(s.out, "pmonitor test: host1 192.168.33.1, host2 192.168.44.2, host3 192.168.55.2 + 192.168.55.3 (unstable)\n")
 	fmt.Fprintf(s.out, "agents on 192.168.33.1 and 192.168.55.3, interval %v, timeout %v\n", cfg.Interval, cfg.Timeout)
 	l, err := lab.Start(ctx, cfg)
@@ -41,21 +41,21 @@ func (s *selftest) run(ctx context.Context, cfg lab.Config) error {
 		return err
 	}
 
-	fmt.Fprintf(s.out, "\ncutting %s's link (%s)...\n", selftestCut, cut)
-	if err := l.Cut(ctx, selftestCut); err != nil {
+	fmt.Fprintf(s.out, "\ncutting %s's link (%s)...\n", Cut, cut)
+	if err := l.Cut(ctx, Cut); err != nil {
 		return err
 	}
-	if err := s.step(ctx, "cut", fmt.Sprintf("both agents see %s fail (responded = FALSE in both working databases)", selftestCut),
+	if err := s.step(ctx, "cut", fmt.Sprintf("both agents see %s fail (responded = FALSE in both working databases)", Cut),
 		2*round+5*time.Second, func(m lab.Matrix) bool { return onlyDown(m, cut) },
 		report.Count{Good: nodes - 2, Total: nodes - 1}); err != nil {
 		return err
 	}
 
-	fmt.Fprintf(s.out, "\nrestoring %s's link...\n", selftestCut)
-	if err := l.Restore(ctx, selftestCut); err != nil {
+	fmt.Fprintf(s.out, "\nrestoring %s's link...\n", Cut)
+	if err := l.Restore(ctx, Cut); err != nil {
 		return err
 	}
-	if err := s.step(ctx, "restore", fmt.Sprintf("both agents see %s answer again", selftestCut), 2*round+5*time.Second,
+	if err := s.step(ctx, "restore", fmt.Sprintf("both agents see %s answer again", Cut), 2*round+5*time.Second,
 		func(m lab.Matrix) bool { return m.Converged(nodes) }, all); err != nil {
 		return err
 	}
@@ -85,7 +85,7 @@ func onlyDown(m lab.Matrix, down netip.Addr) bool {
 // original queries on its working database) and records a check that
 // passes when cond held in time and every status is want. It returns an
 // error only when the test cannot go on (interrupted, an agent died).
-func (s *selftest) step(ctx context.Context, name, what string, limit time.Duration, cond func(lab.Matrix) bool, want report.Count) error {
+func (s *scenario) step(ctx context.Context, name, what string, limit time.Duration, cond func(lab.Matrix) bool, want report.Count) error {
 	start := time.Now()
 	wctx, cancel := context.WithTimeout(ctx, limit)
 	m, werr := s.l.WaitFor(wctx, cond)
@@ -96,7 +96,7 @@ func (s *selftest) step(ctx context.Context, name, what string, limit time.Durat
 	if werr != nil && !errors.Is(werr, context.DeadlineExceeded) {
 		return werr
 	}
-	c := selftestCheck{Name: name, OK: werr == nil, Detail: what, Status: map[string]report.Count{}}
+	c := Check{Name: name, OK: werr == nil, Detail: what, Status: map[string]report.Count{}}
 	for _, v := range m.Agents {
 		addr := v.Node.Addr.Addr().String()
 		cnt, err := s.l.Status(ctx, addr, false)
@@ -121,13 +121,13 @@ func (s *selftest) step(ctx context.Context, name, what string, limit time.Durat
 
 // stop stops the agents through the registry, consolidates and checks
 // that nothing of the network is left.
-func (s *selftest) stop(ctx context.Context) error {
+func (s *scenario) stop(ctx context.Context) error {
 	start := time.Now()
 	prefix := s.l.Prefix()
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 	defer cancel()
 	sum, err := s.l.Stop(sctx)
-	c := selftestCheck{Name: "stop", OK: err == nil && sum.Skipped == 0}
+	c := Check{Name: "stop", OK: err == nil && sum.Skipped == 0}
 	var rows int64
 	for _, src := range sum.Sources {
 		rows += src.Rows
@@ -144,7 +144,7 @@ func (s *selftest) stop(ctx context.Context) error {
 	}
 
 	left, err := lab.Leftovers(prefix)
-	c = selftestCheck{Name: "cleanup", OK: err == nil && len(left) == 0,
+	c = Check{Name: "cleanup", OK: err == nil && len(left) == 0,
 		Detail: fmt.Sprintf("nothing left in the kernel (no namespace or link named %s-*)", prefix)}
 	if err != nil || len(left) > 0 {
 		c.Detail = fmt.Sprintf("left behind: %v %v", left, err)
@@ -154,7 +154,7 @@ func (s *selftest) stop(ctx context.Context) error {
 }
 
 // record adds c to the result and prints its PASS/FAIL line.
-func (s *selftest) record(c selftestCheck) {
+func (s *scenario) record(c Check) {
 	s.res.Checks = append(s.res.Checks, c)
 	verdict := "PASS"
 	if !c.OK {
