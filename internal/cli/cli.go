@@ -50,6 +50,7 @@ func commands() []*command {
 		cmdList(),
 		cmdMonitor(),
 		cmdProbe(),
+		cmdServe(),
 		cmdStart(),
 		cmdStatus(),
 		cmdStop(),

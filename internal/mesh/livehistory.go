@@ -192,7 +192,7 @@ func queryEvents(ctx context.Context, db *sql.DB, q string, args ...any) ([]Even
 		if err := rows.Scan(&e.seq, &e.Time, &e.TargetAddress, &e.Target, &e.State, &reason, &outage, &src, &srcAddr); err != nil {
 			return out, err
 		}
-		e.Source, e.SourceAddress = src.String, srcAddr.String
+		e.Source, e.SourceAddress, e.Time = src.String, srcAddr.String, round3(e.Time)
 		if reason.Valid && reason.String != "" {
 			e.Reason = &reason.String
 		}
