@@ -27,6 +27,9 @@ type Config struct {
 	ControlToken string
 	Tick         time.Duration // how often the source is read and the stream pushed; default 1s
 	Logger       *slog.Logger
+	// Collectors are exported on /metrics beside the pair metrics (the
+	// demo adds its own).
+	Collectors []prometheus.Collector
 }
 
 // Server is the dashboard: create it with New, serve Handler, and run Run
@@ -61,6 +64,7 @@ func New(cfg Config) *Server {
 func (s *Server) routes() {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(&collector{s: s})
+	reg.MustRegister(s.cfg.Collectors...)
 	m := http.NewServeMux()
 	m.HandleFunc("GET /{$}", s.index)
 	m.Handle("GET /static/", staticHandler())
