@@ -150,7 +150,9 @@ func TestStream(t *testing.T) {
 	if !strings.Contains(got["mesh"], `"state":"=undu=uduu=duuu="`) {
 		t.Errorf("mesh after the cut: %s", got["mesh"][strings.Index(got["mesh"], `"state":"=`):][:40])
 	}
-	var evs struct{ Events []struct{ Source, Target, State string } }
+	var evs struct {
+		Events []struct{ Source, Target, State string }
+	}
 	json.Unmarshal([]byte(got["events"]), &evs)
 	if len(evs.Events) != 3 || evs.Events[0].Target != "gs1" || evs.Events[0].State != "down" {
 		t.Errorf("events pushed: %s", got["events"])
