@@ -120,9 +120,17 @@ func (l *Live) registry(ctx context.Context) ([]RegistryRow, error) {
 	return rows, nil
 }
 
-// read returns the registry rows (nil and an error when unreadable) and
-// one view per working database.
-func (l *Live) read(ctx context.Context, now float64) ([]RegistryRow, error, []*workingDB, []*View) {
+// reading is one read of a live deployment: the registry rows (nil, with
+// regErr, when unreadable) and one view per working database.
+type reading struct {
+	reg    []RegistryRow
+	regErr error
+	dbs    []*workingDB
+	views  []*View
+}
+
+// read reads the registry and every working database.
+func (l *Live) read(ctx context.Context, now float64) reading {
 	l.mu.Lock()
 	l.scanDir()
 	reg, regErr := l.registry(ctx)
@@ -140,7 +148,7 @@ func (l *Live) read(ctx context.Context, now float64) ([]RegistryRow, error, []*
 		})
 	}
 	g.Wait()
-	return reg, regErr, dbs, views
+	return reading{reg: reg, regErr: regErr, dbs: dbs, views: views}
 }
 
 // SetRun sets the registry's run flag of the agent at address through a

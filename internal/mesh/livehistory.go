@@ -16,14 +16,22 @@ var _ History = (*Live)(nil)
 func (l *Live) forEach(ctx context.Context, table string, fn func(w *workingDB, db *sql.DB, me Node) error) error {
 	for _, w := range l.handles() {
 		w.mu.Lock()
-		db, me, has := w.db, *w.me, w.db != nil
+		db, me, has, known := w.db, *w.me, w.db != nil, w.tables[table]
 		w.mu.Unlock()
 		if !has {
 			continue
 		}
-		cols, err := columns(ctx, db, table)
-		if err != nil || len(cols) == 0 {
-			continue // an original working database keeps no history
+		if !known {
+			// Tables never go away: remember them once seen.
+			cols, err := columns(ctx, db, table)
+			if err != nil || len(cols) == 0 {
+				continue // an original working database keeps no history
+			}
+			w.mu.Lock()
+			if w.db == db {
+				w.tables[table] = true
+			}
+			w.mu.Unlock()
 		}
 		if err := fn(w, db, me); err != nil {
 			if ctx.Err() != nil {

@@ -107,7 +107,8 @@ func (s *Service) Refresh(ctx context.Context) (Update, error) {
 	s.refreshMu.Lock()
 	defer s.refreshMu.Unlock()
 	now := epochOf(s.opt.Now())
-	reg, regErr, dbs, views := s.live.read(ctx, now)
+	rd := s.live.read(ctx, now)
+	reg, regErr, dbs, views := rd.reg, rd.regErr, rd.dbs, rd.views
 	if ctx.Err() != nil {
 		return Update{}, ctx.Err()
 	}
@@ -203,6 +204,13 @@ func (s *Service) Series(ctx context.Context) (*Series, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return s.series.clone(), nil
+}
+
+// Generation counts the refreshes that read the source (1 in a replay).
+func (s *Service) Generation() uint64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.gen
 }
 
 // Interval returns the agents' probe interval as estimated (0: unknown).

@@ -23,15 +23,16 @@ type workingDB struct {
 	label   string // how it is named to clients while its me row is unknown
 	db      *sql.DB
 	cols    map[string]bool
-	file    os.FileInfo // to notice the file being replaced
-	me      *Node       // known once read
-	err     error       // last error, nil when the last read worked
+	tables  map[string]bool // history tables known to exist in db
+	file    os.FileInfo     // to notice the file being replaced
+	me      *Node           // known once read
+	err     error           // last error, nil when the last read worked
 }
 
 func (w *workingDB) close() {
 	if w.db != nil {
 		w.db.Close()
-		w.db, w.cols = nil, nil
+		w.db, w.cols, w.tables = nil, nil, nil
 	}
 }
 
@@ -59,7 +60,7 @@ func (w *workingDB) open(ctx context.Context) error {
 		db.Close()
 		return errNoTargets
 	}
-	w.db, w.cols, w.file = db, cols, fi
+	w.db, w.cols, w.file, w.tables = db, cols, fi, map[string]bool{}
 	return nil
 }
 

@@ -128,7 +128,7 @@ func (h *hub) tick(ctx context.Context) error {
 func (h *hub) liveMesh(ctx context.Context) (*encoded, error) {
 	h.meshMu.Lock()
 	defer h.meshMu.Unlock()
-	gen := h.s.svc.Summary().Generation
+	gen := h.s.svc.Generation()
 	if h.meshEnc != nil && h.meshGen == gen {
 		return h.meshEnc, nil
 	}

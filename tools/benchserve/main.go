@@ -105,7 +105,7 @@ func benchMesh(ctx context.Context, n, requests int) error {
 	if err != nil {
 		return err
 	}
-	sim.Close()
+	defer sim.Close() // open, as the agents keep their databases (and write-ahead logs) open
 	fmt.Printf("mesh: %d nodes, %d working databases, %d pairs, written in %v\n", n, n, n*(n-1), time.Since(t0).Round(time.Millisecond))
 	l, err := mesh.OpenLive(sim.Master, sim.Work, "")
 	if err != nil {
