@@ -4,7 +4,7 @@ PKGS      ?= ./...
 BIN       ?= bin/pmonitor
 STATICCHECK_VERSION ?= v0.8.2
 
-.PHONY: all build test test-short lint bench bench-probe bench-agent bench-mesh demo clean
+.PHONY: all build test test-short lint bench bench-probe bench-agent bench-mesh bench-serve demo clean
 
 all: build
 
@@ -40,6 +40,9 @@ bench-agent:
 
 bench-mesh:
 	$(GO) run ./tools/benchmesh -nodes 100 -interval 10s
+
+bench-serve:
+	$(GO) run ./tools/benchserve -mesh 250 -live 100 -clients 5 -for 60s
 
 demo: build
 	$(BIN) demo

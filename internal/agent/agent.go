@@ -34,6 +34,7 @@ type Config struct {
 	OpenRegistry func(ctx context.Context) (store.Registry, error) // called again after registry errors
 	Working      *store.Working
 	Prober       Prober
+	APIURL       string // where the agent's HTTP API is served, advertised in the registry; "" for none
 
 	Interval  time.Duration // between two probes of one target; default 10s
 	Timeout   time.Duration // per probe; default 3s
@@ -172,6 +173,11 @@ func (a *Agent) Run(ctx context.Context) error {
 		if e := reg.SetRunning(bg, a.cfg.Self.String(), false, os.Getpid()); e != nil && !errors.Is(e, store.ErrUnknownTarget) {
 			a.log.Warn("clear running flag", "err", e)
 		}
+		if a.cfg.APIURL != "" {
+			if e := reg.SetAPIURL(bg, a.cfg.Self.String(), ""); e != nil && !errors.Is(e, store.ErrUnknownTarget) {
+				a.log.Warn("clear api url", "err", e)
+			}
+		}
 	}
 	switch {
 	case errors.Is(err, errStopRequested):
@@ -200,6 +206,11 @@ func (a *Agent) start(ctx context.Context, reg store.Registry, targets []store.T
 	}
 	if err := reg.SetRunning(ctx, a.cfg.Self.String(), true, os.Getpid()); err != nil && !errors.Is(err, store.ErrUnknownTarget) {
 		a.log.Warn("set running flag", "err", err)
+	}
+	if a.cfg.APIURL != "" {
+		if err := reg.SetAPIURL(ctx, a.cfg.Self.String(), a.cfg.APIURL); err != nil && !errors.Is(err, store.ErrUnknownTarget) {
+			a.log.Warn("advertise api url", "err", err)
+		}
 	}
 	return nil
 }

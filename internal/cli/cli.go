@@ -52,6 +52,7 @@ func commands() []*command {
 		cmdList(),
 		cmdMonitor(),
 		cmdProbe(),
+		cmdServe(),
 		cmdStart(),
 		cmdStatus(),
 		cmdStop(),

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -148,5 +149,20 @@ func TestHelpAndUsage(t *testing.T) {
 	}
 	if _, errs, code := run(t, "status", "--bogus", "x"); code != 2 || !strings.Contains(errs, "flag provided but not defined") {
 		t.Errorf("status --bogus: exit %d, %q", code, errs)
+	}
+}
+
+func TestAdvertisedURL(t *testing.T) {
+	self := netip.MustParseAddr("10.0.0.7")
+	for _, tc := range []struct{ bound, want string }{
+		{"127.0.0.1:9310", "http://127.0.0.1:9310"},
+		{"0.0.0.0:9310", "http://10.0.0.7:9310"},
+		{"[::]:9310", "http://10.0.0.7:9310"},
+		{"[::1]:80", "http://[::1]:80"},
+		{"garbage", ""},
+	} {
+		if got := advertisedURL(tc.bound, self); got != tc.want {
+			t.Errorf("advertisedURL(%q) = %q, want %q", tc.bound, got, tc.want)
+		}
 	}
 }

@@ -33,8 +33,9 @@ with master.db, the working databases and the agent logs beside it); a
 summary with the fault detection latency follows. Nothing is left in the
 kernel. Needs root.
 
-With --listen, the demo serves /healthz, /api/status (JSON) and /metrics
-(Prometheus) on that loopback address.
+The web dashboard (as 'pmonitor serve' shows it) is served on the --listen
+loopback address, printed at start; beside it /api/status (the demo's JSON)
+and /metrics (pair metrics and the demo's). --listen '' turns it off.
 
 Example:
   sudo pmonitor demo --for 60s --listen 127.0.0.1:9300`,
@@ -47,7 +48,7 @@ Example:
 		fs.DurationVar(&cfg.Interval, "interval", 2*time.Second, "agents' probe interval")
 		fs.DurationVar(&cfg.Timeout, "timeout", time.Second, "agents' probe timeout")
 		fs.DurationVar(&cfg.For, "for", 0, "run this long, then stop (default: until Ctrl-C)")
-		fs.StringVar(&cfg.Listen, "listen", "", "serve /healthz, /api/status and /metrics on this loopback address (e.g. 127.0.0.1:9300)")
+		fs.StringVar(&cfg.Listen, "listen", "127.0.0.1:9300", "serve the dashboard, /api/status and /metrics on this loopback address ('' for none)")
 		fs.StringVar(&cfg.Dir, "dir", "runs", "where the timestamped run folder goes")
 		fs.Uint64Var(&cfg.Seed, "seed", 0, "seed of the fault schedule (default: a random one, printed)")
 		if _, err := fs.parse(args, 0, 0); err != nil {

@@ -8,15 +8,19 @@ import (
 	"testing"
 
 	"github.com/pmonitor/pmonitor/internal/lab"
+	"github.com/pmonitor/pmonitor/internal/mesh"
 	"github.com/pmonitor/pmonitor/internal/testenv"
 )
 
 func TestDemoRunsAndCleansUp(t *testing.T) {
 	testenv.RequireRoot(t)
 	dir := t.TempDir()
-	out, errs, code := run(t, "demo", "--for", "15s", "--nodes", "4", "--dynamic", "1", "--interval", "1s", "--dir", dir)
+	out, errs, code := run(t, "demo", "--for", "15s", "--nodes", "4", "--dynamic", "1", "--interval", "1s", "--dir", dir, "--listen", "127.0.0.1:0")
 	if code != 0 {
 		t.Fatalf("demo: exit %d\n%s\n%s", code, out, errs)
+	}
+	if !regexp.MustCompile(`dashboard on http://127\.0\.0\.1:\d+/`).MatchString(out) {
+		t.Errorf("no dashboard URL in the output:\n%s", out)
 	}
 	m := regexp.MustCompile(`network (pm[a-z0-9]+),`).FindStringSubmatch(out)
 	if m == nil {
@@ -55,5 +59,16 @@ func TestDemoRunsAndCleansUp(t *testing.T) {
 		if got[src] != 3 {
 			t.Errorf("node_history rows from %s = %d; want 3 (all: %v)", src, got[src], got)
 		}
+	}
+	// The run replays: serve ANALYSIS_DB shows its mesh.
+	r, err := mesh.OpenReplay(t.Context(), paths[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := mesh.NewReplay(r, mesh.Options{})
+	defer svc.Close()
+	mm, err := svc.Mesh(t.Context(), -1, 0)
+	if err != nil || len(mm.Rows) != 4 || len(mm.State) != 16 || strings.Count(mm.State, "=") != 4 {
+		t.Errorf("replayed mesh: %+v, %v", mm, err)
 	}
 }

@@ -74,7 +74,7 @@ Example:
 		}
 		defer working.Close()
 		master := pos[0]
-		a, err := agent.New(agent.Config{
+		cfg := agent.Config{
 			Self: self,
 			OpenRegistry: func(ctx context.Context) (store.Registry, error) {
 				return store.OpenRegistry(ctx, master)
@@ -82,17 +82,27 @@ Example:
 			Working: working, Prober: engine,
 			Interval: *interval, Timeout: *timeout, Retention: *retention,
 			Logger: log,
-		})
+		}
+		// The agent advertises the address actually bound (--listen may say
+		// port 0), so listen first and serve once the agent exists.
+		var ln net.Listener
+		if *listen != "" {
+			if ln, err = net.Listen("tcp", *listen); err != nil {
+				return setupError(fmt.Errorf("monitor: listen %s: %w", *listen, err))
+			}
+			cfg.APIURL = advertisedURL(ln.Addr().String(), self)
+		}
+		a, err := agent.New(cfg)
 		if err != nil {
+			if ln != nil {
+				ln.Close()
+			}
 			return err
 		}
-		if *listen != "" {
-			stop, addr, err := httpserve.Start(*listen, a.Handler(), log)
-			if err != nil {
-				return setupError(fmt.Errorf("monitor: %w", err))
-			}
+		if ln != nil {
+			stop := httpserve.Serve(ln, a.Handler(), log)
 			defer stop()
-			log.Info("serving HTTP", "addr", addr)
+			log.Info("serving HTTP", "addr", ln.Addr().String(), "url", cfg.APIURL)
 		}
 		err = a.Run(ctx)
 		if errors.Is(err, agent.ErrNotAllowed) {
@@ -102,6 +112,20 @@ Example:
 		return err
 	}
 	return c
+}
+
+// advertisedURL is the agent's API URL for others to reach: the bound
+// address, with an unspecified host (0.0.0.0, ::) replaced by the agent's
+// own address.
+func advertisedURL(bound string, self netip.Addr) string {
+	host, port, err := net.SplitHostPort(bound)
+	if err != nil {
+		return ""
+	}
+	if a, err := netip.ParseAddr(host); err == nil && a.IsUnspecified() {
+		host = self.String()
+	}
+	return "http://" + net.JoinHostPort(host, port)
 }
 
 // localAddress parses s and checks that it is an address of this host (in

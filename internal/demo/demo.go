@@ -137,18 +137,22 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (Summary, error) {
 		dynamic = append(dynamic, n.Name)
 	}
 	d.sched = newSchedule(dynamic, cfg.Seed, d.started, d.round())
+	stopDash := func() {}
 	if cfg.Listen != "" {
-		stop, err := serve(cfg.Listen, handler(d.snapshotLatest), cfg.Logger)
+		var url string
+		stopDash, url, err = d.dashboard(ctx)
 		if err != nil {
 			return Summary{RunDir: runDir}, fmt.Errorf("demo: %w", err)
 		}
-		defer stop()
+		defer stopDash()
+		fmt.Fprintf(out, "pmonitor demo: dashboard on %s\n", url)
 	}
 	if !cfg.TTY {
 		fmt.Fprintf(out, "pmonitor demo: %d nodes (%d dynamic), network %s, run folder %s, interval %v, timeout %v, seed %d\n",
 			cfg.Nodes, cfg.Dynamic, l.Prefix(), runDir, cfg.Interval, cfg.Timeout, cfg.Seed)
 	}
 	loopErr := d.loop(ctx, out)
+	stopDash() // before the agents stop: consolidation needs no reader
 
 	fmt.Fprintf(out, "\nstopping %d agents (UPDATE targets SET run = FALSE), consolidating, removing network %s...\n", len(nodes), l.Prefix())
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)

@@ -124,7 +124,7 @@ func TestViews(t *testing.T) {
 }
 
 func TestHTTP(t *testing.T) {
-	srv := httptest.NewServer(handler(testSnapshot))
+	srv := httptest.NewServer(handler(testSnapshot, nil))
 	defer srv.Close()
 	get := func(path string) string {
 		resp, err := srv.Client().Get(srv.URL + path)

@@ -19,19 +19,26 @@ import (
 //	/healthz     200 "ok"
 //	/api/status  the Snapshot as JSON: per node its agent's status and view of every target
 //	/metrics     Prometheus text, from a collector on a private registry
-func handler(latest func() Snapshot) http.Handler {
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(&collector{latest: latest})
+//
+// With dash (the dashboard, internal/web) everything but /api/status is
+// the dashboard's, whose /metrics carries the demo's collector too.
+func handler(latest func() Snapshot, dash http.Handler) http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		w.Write([]byte("ok\n"))
-	})
 	mux.HandleFunc("GET /api/status", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		enc.Encode(latest())
+	})
+	if dash != nil {
+		mux.Handle("/", dash)
+		return mux
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(&collector{latest: latest})
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Write([]byte("ok\n"))
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	return mux
@@ -103,11 +110,11 @@ func checkListen(addr string) error {
 	return nil
 }
 
-// serve runs h on addr (a loopback address) until the returned stop is called.
-func serve(addr string, h http.Handler, log *slog.Logger) (stop func(), err error) {
+// serve runs h on addr (a loopback address) until the returned stop is
+// called, and returns the address bound.
+func serve(addr string, h http.Handler, log *slog.Logger) (stop func(), bound string, err error) {
 	if err := checkListen(addr); err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	stop, _, err = httpserve.Start(addr, h, log)
-	return stop, err
+	return httpserve.Start(addr, h, log)
 }

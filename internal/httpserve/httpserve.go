@@ -22,12 +22,19 @@ func Start(addr string, h http.Handler, log *slog.Logger) (stop func(), bound st
 	if err != nil {
 		return nil, "", fmt.Errorf("listen %s: %w", addr, err)
 	}
+	return Serve(ln, h, log), ln.Addr().String(), nil
+}
+
+// Serve serves h on ln in the background, as Start does, for callers that
+// need the bound address before their handler exists.
+func Serve(ln net.Listener, h http.Handler, log *slog.Logger) (stop func()) {
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       60 * time.Second,
+		MaxHeaderBytes:    MaxHeaderBytes,
 	}
 	done := make(chan struct{})
 	go func() {
@@ -43,5 +50,8 @@ func Start(addr string, h http.Handler, log *slog.Logger) (stop func(), bound st
 			srv.Close()
 		}
 		<-done
-	}, ln.Addr().String(), nil
+	}
 }
+
+// MaxHeaderBytes bounds a request's header: the APIs take short GET requests.
+const MaxHeaderBytes = 16 << 10

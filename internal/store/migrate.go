@@ -33,6 +33,12 @@ var registryColumns = []column{
 	{"started_time", "REAL DEFAULT 0"}, // when that agent started
 }
 
+// registryURLColumns came later, in a step of their own: registries already
+// at the earlier version still get them.
+var registryURLColumns = []column{
+	{"api_url", "TEXT"}, // the running agent's HTTP API (http://host:port), NULL when it has none
+}
+
 // workingColumns extend the working database's targets table.
 var workingColumns = []column{
 	{"sent", "INTEGER DEFAULT 0"},     // probes sent, before the first answer too
@@ -49,7 +55,8 @@ var workingColumns = []column{
 func migrations(r role) []migration {
 	switch r {
 	case roleRegistry:
-		return []migration{execFile("schema/targets.sql"), addColumns("targets", registryColumns), execFile("schema/generation.sql")}
+		return []migration{execFile("schema/targets.sql"), addColumns("targets", registryColumns), execFile("schema/generation.sql"),
+			addColumns("targets", registryURLColumns)}
 	case roleWorking:
 		return []migration{execFile("schema/targets.sql"), addColumns("targets", workingColumns), execFile("schema/history.sql")}
 	}

@@ -26,6 +26,7 @@ type Target struct {
 	Running   bool      // is this node's agent running?
 	Heartbeat time.Time // last sign of life of the running agent; zero if none
 	PID       int       // process id of the agent that set running
+	APIURL    string    // the running agent's HTTP API (http://host:port); "" when it has none
 }
 
 // Registry is the shared list of targets and the control flags of the
@@ -53,6 +54,9 @@ type Registry interface {
 	// SetRunning records whether the agent at address runs, with its pid;
 	// running also refreshes the heartbeat.
 	SetRunning(ctx context.Context, address string, running bool, pid int) error
+	// SetAPIURL records where the agent at address serves its HTTP API
+	// ("" clears it); dashboards and Prometheus service discovery read it.
+	SetAPIURL(ctx context.Context, address, url string) error
 	// Heartbeat refreshes the running agent's sign of life.
 	Heartbeat(ctx context.Context, address string, now time.Time) error
 	// Changed reports cheaply whether the registry may have changed since

@@ -69,12 +69,12 @@ func (r *SQLiteRegistry) Path() string { return r.path }
 func (r *SQLiteRegistry) DB() *sql.DB { return r.db }
 
 const targetColumns = `address, name, COALESCE(stable, TRUE), COALESCE(run, TRUE), COALESCE(running, FALSE),
-	COALESCE(heartbeat, 0), COALESCE(pid, 0)`
+	COALESCE(heartbeat, 0), COALESCE(pid, 0), COALESCE(api_url, '')`
 
 func scanTarget(s interface{ Scan(...any) error }) (Target, error) {
 	var t Target
 	var hb float64
-	err := s.Scan(&t.Address, &t.Name, &t.Stable, &t.Run, &t.Running, &hb, &t.PID)
+	err := s.Scan(&t.Address, &t.Name, &t.Stable, &t.Run, &t.Running, &hb, &t.PID, &t.APIURL)
 	t.Heartbeat = FromEpoch(hb)
 	return t, err
 }
@@ -283,6 +283,21 @@ func (r *SQLiteRegistry) SetRunning(ctx context.Context, address string, running
 	}
 	return r.update(ctx, conn, "set running", address,
 		`UPDATE targets SET running = FALSE, heartbeat = ? WHERE address = ?`, now, address)
+}
+
+// SetAPIURL implements Registry. It goes through the watch connection, as
+// the agent's own flags do, so that it does not count as a change.
+func (r *SQLiteRegistry) SetAPIURL(ctx context.Context, address, url string) error {
+	w, unlock, err := r.watchConn(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	var v any
+	if url != "" {
+		v = url
+	}
+	return r.update(ctx, w.conn, "set api url", address, `UPDATE targets SET api_url = ? WHERE address = ?`, v, address)
 }
 
 // Heartbeat implements Registry.

@@ -159,6 +159,30 @@ func Run(t *testing.T, open func(t *testing.T) store.Registry) {
 		}
 	})
 
+	t.Run("APIURL", func(t *testing.T) {
+		r := open(t)
+		must(t, r.Replace(ctx, seed))
+		must(t, r.SetAPIURL(ctx, "127.0.0.1", "http://127.0.0.1:9310"))
+		h1, err := r.Lookup(ctx, "127.0.0.1")
+		must(t, err)
+		if h1.APIURL != "http://127.0.0.1:9310" {
+			t.Errorf("api url = %q, want http://127.0.0.1:9310", h1.APIURL)
+		}
+		if ch, _ := r.Changed(ctx); !ch {
+			t.Errorf("first Changed = false")
+		}
+		must(t, r.SetAPIURL(ctx, "127.0.0.1", ""))
+		if ch, _ := r.Changed(ctx); ch {
+			t.Errorf("own api url reported as a change")
+		}
+		if h1, _ = r.Lookup(ctx, "127.0.0.1"); h1.APIURL != "" {
+			t.Errorf("api url not cleared: %q", h1.APIURL)
+		}
+		if err := r.SetAPIURL(ctx, "10.9.9.9", "http://x"); !errors.Is(err, store.ErrUnknownTarget) {
+			t.Errorf("SetAPIURL unknown: err = %v, want ErrUnknownTarget", err)
+		}
+	})
+
 	t.Run("Changed", func(t *testing.T) {
 		r := open(t)
 		must(t, r.Replace(ctx, seed))

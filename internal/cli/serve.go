@@ -1,0 +1,158 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/pmonitor/pmonitor/internal/httpserve"
+	"github.com/pmonitor/pmonitor/internal/mesh"
+	"github.com/pmonitor/pmonitor/internal/web"
+)
+
+func cmdServe() *command {
+	c := &command{
+		name:    "serve",
+		args:    "MASTER_DB [WORKING_DB...] | MASTER_DB --dir DIR | ANALYSIS_DB",
+		summary: "serve the web dashboard and its JSON API, live or replaying an analysis database",
+		help: `Live: reads the registry and the working databases (listed, or every *.db in
+--dir, including files that appear later) once a second and serves the
+dashboard, the JSON API (/api/v1/...), a Server-Sent Events stream,
+Prometheus metrics (/metrics) and service discovery (/api/v1/sd). Working
+databases are matched to nodes by their me row; one that is missing,
+corrupt or locked shows as unavailable while the rest is served.
+
+Replay: given one analysis database (pmonitor consolidate, or a demo run's
+analysis.db), serves the same dashboard over the recorded history.
+
+Every database is opened read-only. Only with --control-token-file do the
+dashboard's stop/start buttons work, for requests carrying that token
+(Authorization: Bearer TOKEN; open the page as URL#token=TOKEN); they set
+the registry's run flag, as 'pmonitor stop' does.
+
+Examples:
+  pmonitor serve master.db work-*.db
+  pmonitor serve master.db --dir /var/lib/pmonitor --listen 127.0.0.1:9300
+  pmonitor serve runs/20261128-101500/analysis.db`,
+	}
+	c.run = func(ctx context.Context, e *env, args []string) error {
+		fs := newFlags(c, e)
+		listen := fs.String("listen", "127.0.0.1:9300", "address to serve on")
+		dir := fs.String("dir", "", "serve every working database (*.db) in this directory, including new ones")
+		tokenFile := fs.String("control-token-file", "", "enable stop/start for requests carrying the token in this file")
+		tick := fs.Duration("tick", time.Second, "how often the databases are read and the stream pushed")
+		logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+		logFormat := fs.String("log-format", "text", "text or json")
+		pos, err := fs.parse(args, 1, -1)
+		if err != nil {
+			return err
+		}
+		if *tick < 100*time.Millisecond {
+			return usageErrorf("serve: --tick must be at least 100ms")
+		}
+		log, err := newLogger(e, *logLevel, *logFormat)
+		if err != nil {
+			return err
+		}
+		token, err := readToken(*tokenFile)
+		if err != nil {
+			return setupError(fmt.Errorf("serve: %w", err))
+		}
+		svc, what, err := openSource(ctx, pos, *dir)
+		if err != nil {
+			return err
+		}
+		defer svc.Close()
+		if token != "" && svc.Mode() == mesh.ModeReplay {
+			return usageErrorf("serve: --control-token-file makes no sense with an analysis database (nothing runs)")
+		}
+		ln, err := net.Listen("tcp", *listen)
+		if err != nil {
+			return setupError(fmt.Errorf("serve: listen %s: %w", *listen, err))
+		}
+		srv := web.New(web.Config{Service: svc, ControlToken: token, Tick: *tick, Logger: log})
+		stop := httpserve.Serve(ln, srv.Handler(), log)
+		defer stop()
+		access := "read-only"
+		if token != "" {
+			access = "stop/start with the control token"
+		}
+		fmt.Fprintf(e.stdout, "pmonitor serve: %s on http://%s/ (%s)\n", what, ln.Addr(), access)
+		if token == "" && !isLoopback(ln.Addr().String()) {
+			log.Warn("serve: listening beyond loopback without --control-token-file: the dashboard is read-only", "addr", ln.Addr().String())
+		}
+		return srv.Run(ctx)
+	}
+	return c
+}
+
+// openSource picks live or replay from the arguments.
+func openSource(ctx context.Context, pos []string, dir string) (*mesh.Service, string, error) {
+	first := pos[0]
+	if _, err := os.Stat(first); err != nil {
+		return nil, "", setupError(fmt.Errorf("serve: %s: %w", first, err))
+	}
+	analysis, err := mesh.IsAnalysis(ctx, first)
+	if err != nil {
+		return nil, "", setupError(fmt.Errorf("serve: %w", err))
+	}
+	if analysis {
+		if len(pos) > 1 || dir != "" {
+			return nil, "", usageErrorf("serve: %s is an analysis database: give it alone", first)
+		}
+		r, err := mesh.OpenReplay(ctx, first)
+		if err != nil {
+			return nil, "", setupError(fmt.Errorf("serve: %w", err))
+		}
+		return mesh.NewReplay(r, mesh.Options{}), "replaying " + first, nil
+	}
+	if len(pos) == 1 && dir == "" {
+		return nil, "", usageErrorf("serve: give working databases after %s, or --dir DIR", first)
+	}
+	if dir != "" {
+		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+			return nil, "", setupError(fmt.Errorf("serve: --dir %s: not a directory", dir))
+		}
+	}
+	l, err := mesh.OpenLive(first, pos[1:], dir)
+	if err != nil {
+		return nil, "", setupError(fmt.Errorf("serve: %w", err))
+	}
+	what := fmt.Sprintf("live, registry %s, %d working databases", first, len(pos)-1)
+	if dir != "" {
+		what = fmt.Sprintf("live, registry %s, working databases in %s", first, dir)
+	}
+	return mesh.NewLive(l, mesh.Options{}), what, nil
+}
+
+// readToken reads the control token ("" without a file).
+func readToken(path string) (string, error) {
+	if path == "" {
+		return "", nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("control token: %w", err)
+	}
+	tok := strings.TrimSpace(string(b))
+	switch {
+	case tok == "":
+		return "", errors.New("control token: " + path + " is empty")
+	case len(tok) < 16:
+		return "", errors.New("control token: want at least 16 characters in " + path)
+	case strings.ContainsAny(tok, " \t\r\n"):
+		return "", errors.New("control token: " + path + " holds more than one word")
+	}
+	return tok, nil
+}
+
+// isLoopback reports whether the bound address is a loopback one.
+func isLoopback(addr string) bool {
+	ap, err := netip.ParseAddrPort(addr)
+	return err == nil && ap.Addr().Unmap().IsLoopback()
+}
