@@ -58,6 +58,22 @@ func TestHeavyBrowserDashboard(t *testing.T) {
 		b.shot("overview-light")
 	})
 
+	t.Run("page weight", func(t *testing.T) {
+		// What the first load moved over the wire, from the Resource Timing
+		// API (transferSize: headers and body as sent; the fixture does not
+		// compress). The stream never completes, so it is not counted.
+		w := eval[map[string]float64](b, `(() => {
+		  const r = { page: 0, api: 0, files: 0 };
+		  for (const e of [...performance.getEntriesByType('navigation'), ...performance.getEntriesByType('resource')]) {
+		    if (e.name.includes('/api/v1/')) r.api += e.transferSize; else { r.page += e.transferSize; r.files++; }
+		  }
+		  return r; })()`)
+		t.Logf("first load: page %.1f KB in %.0f files, API %.1f KB (12 nodes)", w["page"]/1024, w["files"], w["api"]/1024)
+		if w["page"] > 300*1024 {
+			t.Errorf("the page's own files weigh %.1f KB on first load, want <= 300 KB", w["page"]/1024)
+		}
+	})
+
 	t.Run("mesh hover and click", func(t *testing.T) {
 		b.do("mesh view", chromedp.Navigate(url+"/#/mesh"))
 		b.wait("mesh view", `location.hash === '#/mesh' && document.getElementById('mesh-cells')?.dataset.rows === '12'`)

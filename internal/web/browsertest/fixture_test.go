@@ -103,7 +103,13 @@ func (f *fixture) mesh(t float64, cut bool, gen int) fxMesh {
 				st[k] = '-'
 			default:
 				st[k] = 'u'
-				m.RTT[k] = ptr(math.Round((0.05+math.Abs(float64(i-j))*0.9+rng.Float64()*0.4)*1000) / 1000)
+				// Satellites reach each other in 0.1 to 8 ms; a link with a
+				// ground station takes 20 to 120 ms.
+				rtt := 0.08 + float64((i*31+j*17)%23)*0.35 + rng.Float64()*0.2
+				if !f.nodes[i].Stable || !f.nodes[j].Stable {
+					rtt = 20 + float64((i*7+j*13)%50)*2 + rng.Float64()
+				}
+				m.RTT[k] = ptr(math.Round(rtt*1000) / 1000)
 				m.Loss[k] = ptr(0)
 				if (i+j*13)%41 == 0 {
 					m.Loss[k] = ptr(0.05)

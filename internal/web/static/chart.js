@@ -1,7 +1,7 @@
 // uPlot helpers: time-series charts themed from the CSS custom properties,
 // resized with their container. uPlot is loaded as a classic script
 // (vendor/uPlot.iife.min.js) and found on globalThis.
-import { cssVar } from './fmt.js';
+import { cssVar, time } from './fmt.js';
 
 /** theme reads the colours the charts draw with. */
 export function theme() {
@@ -57,7 +57,7 @@ export function timeChart(el, opts) {
     legend: { show: opts.legend !== false },
     scales: { x: { time: true }, y: { range: opts.yRange } },
     axes: [{ ...axis(t), values: timeValues, space: 70, size: 34 }, { ...axis(t, opts.yLabel), size: 52 }],
-    series: [{}, ...opts.series.map((s) => ({ width: 2, paths: path, points: { show: false }, ...s }))],
+    series: [{ value: (_u, v) => (v == null ? '—' : time(v, true)) }, ...opts.series.map((s) => ({ width: 2, paths: path, points: { show: false }, ...s }))],
     bands: opts.bands,
     hooks: { ...opts.hooks, setCursor: [...(opts.hooks?.setCursor ?? []), restLegend] },
   }, opts.data, el);

@@ -39,6 +39,22 @@ function upColour(p, rtt, loss) {
   return rtt < 1 ? p.up[0] : rtt < 10 ? p.up[1] : rtt < 100 ? p.up[2] : p.up[3];
 }
 
+// thin picks which of n axis labels to draw when a cell is smaller than a
+// line of text: every step-th, always the first node of each kind (so the
+// stable/dynamic split stays named), never two closer than step cells.
+function thin(n, step, stable) {
+  const forced = [];
+  for (let k = 0; k < n; k++) if (k === 0 || stable(k) !== stable(k - 1)) forced.push(k);
+  const show = new Uint8Array(n);
+  let last = -Infinity, f = 0;
+  for (let k = 0; k < n; k++) {
+    while (f < forced.length && forced[f] < k) f++;
+    const next = f < forced.length ? forced[f] : Infinity;
+    if (k === next || (k - last >= step && next - k >= step)) { show[k] = 1; last = k; }
+  }
+  return show;
+}
+
 /** Heatmap draws a mesh into a container and reports hover and click on cells. */
 export class Heatmap {
   /**
@@ -173,11 +189,11 @@ export class Heatmap {
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     ctx.clearRect(0, 0, this.labels.width, this.labels.height);
     ctx.font = LABEL_FONT;
-    // Thin the labels out when cells are smaller than a line of text; keep
-    // the first node of each kind so the stable/dynamic split stays named.
     const step = Math.max(1, Math.ceil(LABEL_PX / cell));
     const stableRow = (k) => mesh.nodes[mesh.rows[v.rows[k]]]?.stable;
     const stableCol = (k) => mesh.nodes[mesh.cols[v.cols[k]]]?.stable;
+    const showRow = thin(rowNames.length, step, stableRow);
+    const showCol = thin(colNames.length, step, stableCol);
     const fit = (s, w) => {
       if (ctx.measureText(s).width <= w) return s;
       while (s.length > 1 && ctx.measureText(`${s}…`).width > w) s = s.slice(0, -1);
@@ -187,7 +203,7 @@ export class Heatmap {
     ctx.textBaseline = 'middle';
     ctx.textAlign = 'right';
     for (let k = 0; k < rowNames.length; k++) {
-      if (k % step && stableRow(k) === stableRow(k - 1)) continue;
+      if (!showRow[k]) continue;
       ctx.fillText(fit(rowNames[k], lw - 10), lw - 6, lh + (k + 0.5) * cell);
     }
     ctx.save();
@@ -195,7 +211,7 @@ export class Heatmap {
     ctx.rotate(-Math.PI / 2);
     ctx.textAlign = 'left';
     for (let k = 0; k < colNames.length; k++) {
-      if (k % step && stableCol(k) === stableCol(k - 1)) continue;
+      if (!showCol[k]) continue;
       ctx.fillText(fit(colNames[k], lh - 10), 6, (k + 0.5) * cell);
     }
     ctx.restore();
