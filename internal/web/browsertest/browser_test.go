@@ -147,10 +147,16 @@ func ptrBool(v bool) *bool { return &v }
 // it is done (data attributes), so no sleeps.
 func (b *browser) wait(what, predicate string) {
 	b.t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
+	b.waitWithin(15*time.Second, what, predicate)
+}
+
+// waitWithin is wait with a bound that is part of what the test checks.
+func (b *browser) waitWithin(d time.Duration, what, predicate string) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, d+5*time.Second)
 	defer cancel()
-	if _, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](predicate, chromedp.WithPollingTimeout(15*time.Second))); err != nil {
-		b.t.Fatalf("waiting for %s (%s): %v", what, predicate, err)
+	if _, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](predicate, chromedp.WithPollingTimeout(d))); err != nil {
+		b.t.Fatalf("waiting up to %v for %s (%s): %v", d, what, predicate, err)
 	}
 }
 

@@ -26,6 +26,10 @@ function timeValues(u, splits) {
   });
 }
 
+// Time ticks in whole seconds and round minutes and hours (the labels have
+// no fractions of a second).
+const TIME_INCRS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800, 604800];
+
 function axis(t, label) {
   return {
     stroke: t.muted, label, labelSize: label ? 18 : 0, labelFont: '12px system-ui, sans-serif',
@@ -56,7 +60,7 @@ export function timeChart(el, opts) {
     cursor: { drag: { x: true, y: false } },
     legend: { show: opts.legend !== false },
     scales: { x: { time: true }, y: { range: opts.yRange } },
-    axes: [{ ...axis(t), values: timeValues, space: 70, size: 34 }, { ...axis(t, opts.yLabel), size: 52 }],
+    axes: [{ ...axis(t), values: timeValues, incrs: TIME_INCRS, space: 70, size: 34 }, { ...axis(t, opts.yLabel), size: 52 }],
     series: [{ value: (_u, v) => (v == null ? '—' : time(v, true)) }, ...opts.series.map((s) => ({ width: 2, paths: path, points: { show: false }, ...s }))],
     bands: opts.bands,
     hooks: { ...opts.hooks, setCursor: [...(opts.hooks?.setCursor ?? []), restLegend] },

@@ -145,7 +145,12 @@ export function mount(root, app, args, query) {
     for (const b of root.querySelectorAll('[data-span]')) b.classList.toggle('on', Number(b.dataset.span) === span);
     try {
       const r = range();
-      pair = await api.get(`pairs/${api.enc(src)}/${api.enc(dst)}`, { from: r.from, to: r.to, buckets: 240 });
+      // A bucket holds at least two probes, so short ranges do not break
+      // into empty slivers; at most 240 buckets across the chart.
+      const iv = app.state.summary?.interval_seconds || 1;
+      const span = r.from != null && r.to != null ? r.to - r.from : 3600;
+      const buckets = Math.max(1, Math.min(240, Math.floor(span / (2 * iv))));
+      pair = await api.get(`pairs/${api.enc(src)}/${api.enc(dst)}`, { from: r.from, to: r.to, buckets });
       draw(pair);
     } catch (e) {
       $('#pair-facts').innerHTML = `<span class="error">${esc(e.message)}</span>`;
