@@ -4,7 +4,7 @@ PKGS      ?= ./...
 BIN       ?= bin/pmonitor
 STATICCHECK_VERSION ?= v0.8.2
 
-.PHONY: all build test test-short lint bench bench-probe bench-agent bench-mesh demo clean web-vendor
+.PHONY: all build test test-short lint bench bench-probe bench-agent bench-mesh demo clean
 
 all: build
 
@@ -44,6 +44,7 @@ bench-mesh:
 # Refresh the dashboard's vendored uPlot from the version pinned in
 # tools/webvendor/package-lock.json (npm ci; the built file, its CSS and
 # licence are committed, node_modules is not).
+.PHONY: web-vendor
 WEBVENDOR := tools/webvendor
 VENDOR    := internal/web/static/vendor
 web-vendor:
