@@ -44,6 +44,21 @@ bench-mesh:
 bench-serve:
 	$(GO) run ./tools/benchserve -mesh 250 -live 100 -clients 5 -for 60s
 
+# Refresh the dashboard's vendored uPlot from the version pinned in
+# tools/webvendor/package-lock.json (npm ci; the built file, its CSS and
+# licence are committed, node_modules is not).
+.PHONY: web-vendor
+WEBVENDOR := tools/webvendor
+VENDOR    := internal/web/static/vendor
+web-vendor:
+	cd $(WEBVENDOR) && npm ci --ignore-scripts --no-audit --no-fund
+	mkdir -p $(VENDOR)
+	cp $(WEBVENDOR)/node_modules/uplot/dist/uPlot.iife.min.js $(VENDOR)/uPlot.iife.min.js
+	cp $(WEBVENDOR)/node_modules/uplot/dist/uPlot.min.css $(VENDOR)/uPlot.min.css
+	cp $(WEBVENDOR)/node_modules/uplot/LICENSE $(VENDOR)/uPlot.LICENSE
+	printf 'uplot %s from npm (tools/webvendor/package-lock.json), refreshed by make web-vendor\n' \
+		"$$(node -p 'require("./$(WEBVENDOR)/node_modules/uplot/package.json").version')" > $(VENDOR)/VERSION
+
 demo: build
 	$(BIN) demo
 
