@@ -86,21 +86,6 @@ func startServe(t *testing.T, args ...string) string {
 	return ""
 }
 
-// requireServe skips t on a tree without 'pmonitor serve' (issue 9's API
-// branch not merged yet); the skip goes away with the merge.
-func requireServe(t *testing.T) {
-	t.Helper()
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.CommandContext(t.Context(), exe, "serve", "--help")
-	cmd.Env = append(os.Environ(), envRunCLI+"=1")
-	if out, err := cmd.CombinedOutput(); err != nil && strings.Contains(string(out), `unknown command "serve"`) {
-		t.Skip("needs 'pmonitor serve' (issue 9's API branch)")
-	}
-}
-
 // crossJS is true when node NAME's row and column are all down (but for the
 // diagonal) in the drawn heatmap.
 const crossJS = `((name) => { const c = document.getElementById('mesh-cells'); if (!c?.dataset.state) return false;
@@ -121,7 +106,6 @@ const allUpJS = `(() => { const s = document.getElementById('mesh-cells')?.datas
 func TestHeavyBrowserLive(t *testing.T) {
 	testenv.Heavy(t)
 	testenv.RequireRoot(t)
-	requireServe(t)
 	const interval, timeout = 500 * time.Millisecond, 500 * time.Millisecond
 	var nodes []lab.Node
 	for i, name := range []string{"sat1", "sat2", "sat3", "gs1", "gs2"} {
