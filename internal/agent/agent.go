@@ -144,8 +144,14 @@ func (a *Agent) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("agent: %w", err)
 	}
-	if me, ok := find(targets, a.cfg.Self); ok && !me.Run {
-		return ErrNotAllowed
+	if me, ok := find(targets, a.cfg.Self); ok {
+		if !me.Run {
+			return ErrNotAllowed
+		}
+		// Fresh: within a few registry heartbeats of this agent's own period.
+		if err := aliveElsewhere(me, a.cfg.Now(), 3*a.cfg.Heartbeat); err != nil {
+			return err
+		}
 	}
 	if err := a.start(ctx, reg, targets); err != nil {
 		return err
