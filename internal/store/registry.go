@@ -50,9 +50,9 @@ type Registry interface {
 	Remove(ctx context.Context, addresses ...string) error
 	// SetRun sets the run flag (false asks the agent to stop).
 	SetRun(ctx context.Context, address string, run bool) error
-	// SetRunning records whether the agent at address runs, with its pid;
-	// running also refreshes the heartbeat.
-	SetRunning(ctx context.Context, address string, running bool, pid int) error
+	// SetRunning records whether the agent at address runs, with its pid,
+	// at now (the agent's clock); it also sets the heartbeat to now.
+	SetRunning(ctx context.Context, address string, running bool, pid int, now time.Time) error
 	// Heartbeat refreshes the running agent's sign of life.
 	Heartbeat(ctx context.Context, address string, now time.Time) error
 	// Changed reports cheaply whether the registry may have changed since

@@ -79,7 +79,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Registry) {
 		r := open(t)
 		must(t, r.Replace(ctx, seed))
 		must(t, r.SetRun(ctx, "127.0.0.3", false))
-		must(t, r.SetRunning(ctx, "127.0.0.1", true, 4242))
+		must(t, r.SetRunning(ctx, "127.0.0.1", true, 4242, time.Now()))
 		if err := r.SetRun(ctx, "10.9.9.9", false); !errors.Is(err, store.ErrUnknownTarget) {
 			t.Errorf("SetRun unknown: err = %v, want ErrUnknownTarget", err)
 		}
