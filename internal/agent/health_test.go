@@ -220,3 +220,22 @@ func writeBytes(t *testing.T, path string, b []byte) {
 }
 
 func writeFileBytes(path string, b []byte) error { return os.WriteFile(path, b, 0o644) }
+
+// TestLocalDropNotCounted: a timeout during which this host dropped replies
+// is neither a failure of the target nor a sample.
+func TestLocalDropNotCounted(t *testing.T) {
+	a := handlerAgent(t)
+	before := a.Snapshot()
+	a.onResult(probe.Result{Target: netip.MustParseAddr("10.0.0.2"), Sent: fixedNow, Status: probe.StatusLocalDrop, Reason: "dropped"})
+	after := a.Snapshot()
+	if after.Targets[0] != before.Targets[0] || after.Sent != before.Sent || after.LocalDrops != 1 {
+		t.Errorf("after a local drop: target %+v (was %+v), sent %d (was %d), local drops %d; want the target unchanged and 1 local drop",
+			after.Targets[0], before.Targets[0], after.Sent, before.Sent, after.LocalDrops)
+	}
+	a.pendMu.Lock()
+	n := len(a.pending.Samples)
+	a.pendMu.Unlock()
+	if n != 5 {
+		t.Errorf("%d samples pending, want the 5 real ones", n)
+	}
+}

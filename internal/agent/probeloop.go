@@ -93,6 +93,14 @@ func (a *Agent) onResult(r probe.Result) {
 	}
 	t.mu.Lock()
 	t.inFlight = max(t.inFlight-1, 0)
+	if r.Status == probe.StatusLocalDrop {
+		// This host dropped replies while the probe was out: the result says
+		// nothing about the target, so it is not a sample at all.
+		t.mu.Unlock()
+		a.mu.RUnlock()
+		a.stats.localDrops.Add(1)
+		return
+	}
 	s, ev := t.record(r, now)
 	t.mu.Unlock()
 	a.mu.RUnlock()
