@@ -14,6 +14,7 @@ import (
 	"os"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -23,8 +24,21 @@ import (
 )
 
 // Prober sends probes; *probe.Engine implements it and tests pass a fake.
+// A Prober that also has Stats() probe.Stats (the engine does) has its
+// socket drop count exported.
 type Prober interface {
 	Send(target netip.Addr, timeout time.Duration, done func(probe.Result)) error
+}
+
+// WorkingDB is the agent's working database; *store.Working implements it
+// and tests wrap it to make writes fail.
+type WorkingDB interface {
+	SetMe(ctx context.Context, address, name string, stable bool, now time.Time) error
+	SyncTargets(ctx context.Context, targets []store.Target) error
+	States(ctx context.Context) (map[string]store.TargetState, error)
+	Write(ctx context.Context, b store.Batch) error
+	Prune(ctx context.Context, before time.Time) (int64, error)
+	SetStopped(ctx context.Context, now time.Time) error
 }
 
 // Config describes one agent. Self, OpenRegistry, Working and Prober are
@@ -32,7 +46,7 @@ type Prober interface {
 type Config struct {
 	Self         netip.Addr                                        // the agent's own address (SRC_ADDRESS)
 	OpenRegistry func(ctx context.Context) (store.Registry, error) // called again after registry errors
-	Working      *store.Working
+	Working      WorkingDB
 	Prober       Prober
 	APIURL       string // where the agent's HTTP API is served, advertised in the registry; "" for none
 
@@ -80,6 +94,11 @@ func (c *Config) defaults() error {
 var ErrNotAllowed = errors.New("run = FALSE in the registry")
 
 // Agent is one running monitor. Create it with New, then call Run once.
+//
+// Locks are by concern so that a scrape never holds up the probe receiver:
+// mu guards the target list (written only when the registry changes), each
+// target has its own lock, the pacer and the pending batch have theirs, and
+// counters are atomics.
 type Agent struct {
 	cfg Config
 	log *slog.Logger
@@ -87,14 +106,20 @@ type Agent struct {
 	writeMu sync.Mutex     // one batch written at a time, in order
 	applied []store.Target // the list last applied (address, name, stable); watcher goroutine only
 
-	mu      sync.Mutex
+	mu      sync.RWMutex
 	name    string
 	stable  bool
 	targets map[netip.Addr]*target
+	order   []netip.Addr // probe order, as the pacer has it
+
+	pacerMu sync.Mutex
 	pacer   pacer
+
+	pendMu  sync.Mutex
 	pending store.Batch
-	stats   counters
-	regErr  string // last registry problem, "" when healthy
+
+	stats  counters
+	health health
 
 	kickFlush chan struct{} // a state change wants an early write
 	kickProbe chan struct{} // the order changed
@@ -103,11 +128,14 @@ type Agent struct {
 
 // counters are the agent's cumulative figures for metrics and /api/status.
 type counters struct {
-	sent, answered, failed uint64
-	flushErrors            uint64
-	lastFlush              time.Duration
-	registryErrors         uint64
-	started                time.Time
+	sent, answered, failed atomic.Uint64
+	localDrops             atomic.Uint64 // timeouts not counted: replies dropped by this host
+	skipped                atomic.Uint64 // sends skipped: the target had maxInFlight probes pending
+	flushErrors            atomic.Uint64
+	registryErrors         atomic.Uint64
+	lastFlush              atomic.Int64 // nanoseconds
+	lastSend               atomic.Int64 // agent clock, UnixNano, of the last probe the prober took
+	started                time.Time    // set before the loops start
 }
 
 // New checks cfg and returns an agent ready to Run.
@@ -115,7 +143,7 @@ func New(cfg Config) (*Agent, error) {
 	if err := cfg.defaults(); err != nil {
 		return nil, err
 	}
-	return &Agent{
+	a := &Agent{
 		cfg:       cfg,
 		log:       cfg.Logger.With("agent", cfg.Self.String()),
 		targets:   map[netip.Addr]*target{},
@@ -123,7 +151,10 @@ func New(cfg Config) (*Agent, error) {
 		kickFlush: make(chan struct{}, 1),
 		kickProbe: make(chan struct{}, 1),
 		stopped:   make(chan struct{}),
-	}, nil
+	}
+	a.stats.started = cfg.Now()
+	a.stats.lastSend.Store(a.stats.started.UnixNano())
+	return a, nil
 }
 
 // Run monitors until ctx ends or the registry sets run = FALSE for this
@@ -131,7 +162,7 @@ func New(cfg Config) (*Agent, error) {
 // recorded and clears its running flag.
 func (a *Agent) Run(ctx context.Context) error {
 	defer close(a.stopped)
-	a.stats.started = a.cfg.Now()
+	a.stats.lastSend.Store(a.cfg.Now().UnixNano())
 	reg, err := a.openRegistry(ctx)
 	if err != nil {
 		return nil // ctx ended while the registry was missing
@@ -145,8 +176,14 @@ func (a *Agent) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("agent: %w", err)
 	}
-	if me, ok := find(targets, a.cfg.Self); ok && !me.Run {
-		return ErrNotAllowed
+	if me, ok := find(targets, a.cfg.Self); ok {
+		if !me.Run {
+			return ErrNotAllowed
+		}
+		// Fresh: within a few registry heartbeats of this agent's own period.
+		if err := aliveElsewhere(me, a.cfg.Now(), 3*a.cfg.Heartbeat); err != nil {
+			return err
+		}
 	}
 	if err := a.start(ctx, reg, targets); err != nil {
 		return err
@@ -170,7 +207,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		a.log.Warn("mark stopped in working db", "err", e)
 	}
 	if reg != nil {
-		if e := reg.SetRunning(bg, a.cfg.Self.String(), false, os.Getpid()); e != nil && !errors.Is(e, store.ErrUnknownTarget) {
+		if e := reg.SetRunning(bg, a.cfg.Self.String(), false, os.Getpid(), now); e != nil && !errors.Is(e, store.ErrUnknownTarget) {
 			a.log.Warn("clear running flag", "err", e)
 		}
 		if a.cfg.APIURL != "" {
@@ -194,17 +231,21 @@ func (a *Agent) Run(ctx context.Context) error {
 // restores the counts of an earlier run and sets running.
 func (a *Agent) start(ctx context.Context, reg store.Registry, targets []store.Target) error {
 	now := a.cfg.Now()
-	a.name, a.stable = a.cfg.Self.String(), true
+	a.health.registryRead()
+	name, stable := a.cfg.Self.String(), true
 	if me, ok := find(targets, a.cfg.Self); ok {
-		a.name, a.stable = me.Name, me.Stable
+		name, stable = me.Name, me.Stable
 	}
-	if err := a.cfg.Working.SetMe(ctx, a.cfg.Self.String(), a.name, a.stable, now); err != nil {
+	a.mu.Lock()
+	a.name, a.stable = name, stable
+	a.mu.Unlock()
+	if err := a.cfg.Working.SetMe(ctx, a.cfg.Self.String(), name, stable, now); err != nil {
 		return fmt.Errorf("agent: %w", err)
 	}
 	if err := a.applyTargets(ctx, targets); err != nil {
 		return err
 	}
-	if err := reg.SetRunning(ctx, a.cfg.Self.String(), true, os.Getpid()); err != nil && !errors.Is(err, store.ErrUnknownTarget) {
+	if err := reg.SetRunning(ctx, a.cfg.Self.String(), true, os.Getpid(), now); err != nil && !errors.Is(err, store.ErrUnknownTarget) {
 		a.log.Warn("set running flag", "err", err)
 	}
 	if a.cfg.APIURL != "" {
@@ -250,15 +291,19 @@ func (a *Agent) applyTargets(ctx context.Context, targets []store.Target) error 
 	for _, ad := range order {
 		t := byAddr[ad]
 		if old, ok := a.targets[ad]; ok {
+			old.mu.Lock()
 			old.name, old.stable = t.Name, t.Stable
+			old.mu.Unlock()
 			next[ad] = old
 			continue
 		}
 		next[ad] = fromState(ad, t, states[ad.String()])
 	}
-	a.targets = next
-	a.pacer.setOrder(order)
+	a.targets, a.order = next, order
 	a.mu.Unlock()
+	a.pacerMu.Lock()
+	a.pacer.setOrder(order)
+	a.pacerMu.Unlock()
 	a.applied = want
 	select {
 	case a.kickProbe <- struct{}{}:

@@ -30,46 +30,92 @@ func (a *Agent) probeLoop(ctx context.Context) error {
 		case <-a.kickProbe:
 		}
 		now := a.cfg.Now()
-		a.mu.Lock()
+		a.pacerMu.Lock()
 		var next time.Time
 		buf, next = a.pacer.due(now, burstWindow(a.pacer.gap()), buf[:0])
-		a.mu.Unlock()
+		a.pacerMu.Unlock()
 		for _, addr := range buf {
+			if ctx.Err() != nil {
+				return nil // a long burst must not hold up a stop
+			}
+			if !a.claim(addr) {
+				a.stats.skipped.Add(1)
+				continue
+			}
 			if err := a.cfg.Prober.Send(addr, a.cfg.Timeout, a.onResult); err != nil {
 				// The engine reports network failures through results;
 				// an error here means it cannot take probes at all.
 				a.onResult(probe.Result{Target: addr, Sent: now, Status: probe.StatusSendError, Reason: err.Error()})
+				continue
 			}
+			a.stats.lastSend.Store(now.UnixNano())
 		}
 		timer.Reset(max(next.Sub(a.cfg.Now()), 0))
 	}
 }
 
+// maxInFlight bounds the probes of one target waiting for their result, so
+// that memory stays bounded whatever --timeout and --interval say: with a
+// timeout longer than maxInFlight intervals, the sends in excess are
+// skipped (pmonitor_probes_skipped_total) until a result comes back.
+const maxInFlight = 4
+
+// claim counts one more probe in flight to addr, or reports false when it
+// has maxInFlight already.
+func (a *Agent) claim(addr netip.Addr) bool {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	t, ok := a.targets[addr]
+	if !ok {
+		return false // removed meanwhile
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.inFlight >= maxInFlight {
+		return false
+	}
+	t.inFlight++
+	return true
+}
+
 // onResult records one probe result; it runs on the engine's goroutine and
-// only takes the agent's lock.
+// takes only the target's lock (and the list's read lock).
 func (a *Agent) onResult(r probe.Result) {
 	if r.Status == probe.StatusCanceled {
 		return // the agent is stopping
 	}
 	now := a.cfg.Now()
-	a.mu.Lock()
+	a.mu.RLock()
 	t, ok := a.targets[r.Target.Unmap()]
 	if !ok {
-		a.mu.Unlock()
+		a.mu.RUnlock()
 		return // removed from the registry while the probe was in flight
 	}
+	t.mu.Lock()
+	t.inFlight = max(t.inFlight-1, 0)
+	if r.Status == probe.StatusLocalDrop {
+		// This host dropped replies while the probe was out: the result says
+		// nothing about the target, so it is not a sample at all.
+		t.mu.Unlock()
+		a.mu.RUnlock()
+		a.stats.localDrops.Add(1)
+		return
+	}
 	s, ev := t.record(r, now)
-	a.stats.sent++
+	t.mu.Unlock()
+	a.mu.RUnlock()
+	a.stats.sent.Add(1)
 	if r.OK() {
-		a.stats.answered++
+		a.stats.answered.Add(1)
 	} else {
-		a.stats.failed++
+		a.stats.failed.Add(1)
 	}
-	a.pending.Samples = append(a.pending.Samples, s)
+	a.pendMu.Lock()
+	a.pending.Samples = keepLast(append(a.pending.Samples, s), maxPendingSamples)
 	if ev != nil {
-		a.pending.Events = append(a.pending.Events, *ev)
+		a.pending.Events = keepLast(append(a.pending.Events, *ev), maxPendingEvents)
 	}
-	a.mu.Unlock()
+	a.pendMu.Unlock()
 	if ev != nil {
 		switch {
 		case ev.Up && ev.Outage > 0:

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"net/netip"
+	"sync"
 	"time"
 
 	"github.com/pmonitor/pmonitor/internal/probe"
@@ -10,8 +11,10 @@ import (
 
 // target is what the agent knows of one target between two writes. It
 // mirrors the working database's row, loaded at start, so a restarted agent
-// continues the counts and the counting rule.
+// continues the counts and the counting rule. mu guards every field but
+// addr.
 type target struct {
+	mu     sync.Mutex
 	addr   netip.Addr
 	name   string
 	stable bool
@@ -29,6 +32,7 @@ type target struct {
 	rttMin, rttMax      time.Duration
 	rttSum              time.Duration
 	lastReason          string
+	inFlight            int // probes sent whose result has not come back
 }
 
 // fromState restores a target from its working database row.

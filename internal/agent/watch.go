@@ -73,6 +73,7 @@ func (w *watcher) poll(ctx context.Context) error {
 		if me, ok := find(targets, a.cfg.Self); ok && !me.Run {
 			return errStopRequested
 		}
+		a.health.registryRead()
 		if err := a.applyTargets(ctx, targets); err != nil {
 			a.log.Warn("apply registry change", "err", err)
 		}
@@ -96,12 +97,8 @@ func (w *watcher) fail(err error) {
 	}
 	w.backoff = min(max(2*w.backoff, a.cfg.Watch), maxBackoff)
 	w.retryAt = a.cfg.Now().Add(w.backoff)
-	a.mu.Lock()
-	first := a.regErr == ""
-	a.regErr = err.Error()
-	a.stats.registryErrors++
-	a.mu.Unlock()
-	if first {
+	a.stats.registryErrors.Add(1)
+	if was := a.health.setRegistryErr(err.Error()); was == "" {
 		a.log.Warn("registry unavailable; probing the last known targets", "err", err)
 	}
 }
@@ -109,11 +106,7 @@ func (w *watcher) fail(err error) {
 func (w *watcher) recovered() {
 	a := w.a
 	w.backoff = 0
-	a.mu.Lock()
-	was := a.regErr
-	a.regErr = ""
-	a.mu.Unlock()
-	if was != "" {
+	if was := a.health.setRegistryErr(""); was != "" {
 		a.log.Info("registry available again")
 	}
 }
@@ -126,11 +119,15 @@ func (a *Agent) openRegistry(ctx context.Context) (store.Registry, error) {
 	for {
 		reg, err := a.cfg.OpenRegistry(ctx)
 		if err == nil {
+			a.health.setRegistryErr("")
 			if logged {
 				a.log.Info("registry available")
 			}
 			return reg, nil
 		}
+		// Not read yet: /healthz answers 503 with this reason meanwhile.
+		a.health.setRegistryErr(err.Error())
+		a.stats.registryErrors.Add(1)
 		if !logged {
 			a.log.Warn("registry unavailable; waiting for it", "err", err)
 			logged = true

@@ -8,14 +8,23 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"os/signal"
 	"runtime/pprof"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/pmonitor/pmonitor/internal/agent"
 	"github.com/pmonitor/pmonitor/internal/httpserve"
 	"github.com/pmonitor/pmonitor/internal/probe"
 	"github.com/pmonitor/pmonitor/internal/store"
+)
+
+// Lower bounds of the agent's periods: below them an agent would spend its
+// time on wakeups and its memory on probes no target could answer in time.
+const (
+	minInterval = 100 * time.Millisecond
+	minTimeout  = time.Millisecond
 )
 
 func cmdMonitor() *command {
@@ -27,15 +36,23 @@ func cmdMonitor() *command {
 row is this agent. Targets are probed in rotated order (those after this node
 first), each once per --interval, spread evenly. The agent follows registry
 changes within a second and stops within a second when its run flag is set
-to FALSE (pmonitor stop MASTER_DB SRC_ADDRESS), or on SIGINT/SIGTERM.
+to FALSE (pmonitor stop MASTER_DB SRC_ADDRESS), or on SIGINT, SIGTERM or
+SIGHUP: its results are written and its running flag cleared (exit 0).
+
+One agent per working database and per source address: the agent holds an
+flock on WORKING_DB.lock (released by the kernel however the process ends),
+and refuses to start (exit 2) when another agent holds it, when the registry
+shows a live agent for SRC_ADDRESS (running, fresh heartbeat, live pid), or
+when MASTER_DB and WORKING_DB are the same file. An agent whose registry row
+says run = FALSE does not start (exit 1).
 
 Example:
   pmonitor monitor master.db work-h1.db 10.0.0.1 --interval 2s --listen 127.0.0.1:9310`,
 	}
 	c.run = func(ctx context.Context, e *env, args []string) error {
 		fs := newFlags(c, e)
-		interval := fs.Duration("interval", 10*time.Second, "period between two probes of the same target")
-		timeout := fs.Duration("timeout", 3*time.Second, "probe deadline (like ping -W)")
+		interval := fs.Duration("interval", 10*time.Second, "period between two probes of the same target; at least "+minInterval.String())
+		timeout := fs.Duration("timeout", 3*time.Second, "probe deadline (like ping -W); at least "+minTimeout.String())
 		listen := fs.String("listen", "", "serve /healthz, /metrics and /api/status on this address (e.g. 127.0.0.1:9310)")
 		retention := fs.Duration("retention", 24*time.Hour, "keep per-probe samples this long (0: no samples history)")
 		logLevel := fs.String("log-level", "info", "debug, info, warn or error")
@@ -45,9 +62,20 @@ Example:
 		if err != nil {
 			return err
 		}
-		if *interval <= 0 || *timeout <= 0 || *retention < 0 {
-			return usageErrorf("monitor: --interval and --timeout must be positive, --retention not negative")
+		switch {
+		case *interval < minInterval:
+			return usageErrorf("monitor: --interval %v: must be at least %v", *interval, minInterval)
+		case *timeout < minTimeout:
+			return usageErrorf("monitor: --timeout %v: must be at least %v", *timeout, minTimeout)
+		case *retention < 0:
+			return usageErrorf("monitor: --retention %v: must not be negative", *retention)
+		case agent.SameFile(pos[0], pos[1]):
+			return usageErrorf("monitor: MASTER_DB and WORKING_DB are the same file (%s)", pos[1])
 		}
+		// SIGHUP (a closed terminal, an orchestrator's session ending) is a
+		// clean stop too, not a death that leaves running set.
+		ctx, stopSignals := signal.NotifyContext(ctx, syscall.SIGHUP)
+		defer stopSignals()
 		log, err := newLogger(e, *logLevel, *logFormat)
 		if err != nil {
 			return err
@@ -63,6 +91,11 @@ Example:
 		if err != nil {
 			return setupError(fmt.Errorf("monitor: %w", err))
 		}
+		unlock, err := agent.LockWorking(pos[1], self)
+		if err != nil {
+			return setupError(fmt.Errorf("monitor: %w", err))
+		}
+		defer unlock()
 		engine, err := probe.New(ctx, probe.Config{Source: self, Logger: log})
 		if err != nil {
 			return setupError(fmt.Errorf("monitor: %w", err))
@@ -105,9 +138,12 @@ Example:
 			log.Info("serving HTTP", "addr", ln.Addr().String(), "url", cfg.APIURL)
 		}
 		err = a.Run(ctx)
-		if errors.Is(err, agent.ErrNotAllowed) {
-			fmt.Fprintf(e.stderr, "pmonitor: monitor: %s for %s; not starting\n", err, self)
-			return nil
+		var running *agent.RunningError
+		switch {
+		case errors.Is(err, agent.ErrNotAllowed):
+			return fmt.Errorf("monitor: %w for %s; not starting", err, self)
+		case errors.As(err, &running):
+			return setupError(fmt.Errorf("monitor: %w", err))
 		}
 		return err
 	}

@@ -86,6 +86,7 @@ func runProbe(ctx context.Context, c *command, e *env, args []string) error {
 		return setupError(fmt.Errorf("probe: %w", err))
 	}
 	probeTally, elapsed, interrupted := runProbeRounds(ctx, eng, targets, o)
+	probeTally.socketDrop = eng.Stats().SocketDrops
 	if err := eng.Close(); err != nil {
 		e.log.Warn("close probe engine", "err", err)
 	}

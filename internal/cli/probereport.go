@@ -25,11 +25,13 @@ type probeStats struct {
 // probeTally collects the results of all targets. Results arrive from engine
 // goroutines, hence the mutex.
 type probeTally struct {
-	mu      sync.Mutex
-	stats   []probeStats
-	reasons map[int]string // last failure of targets that never answered
-	left    int            // results still expected in this round
-	done    chan struct{}  // closed when left reaches 0
+	mu         sync.Mutex
+	stats      []probeStats
+	localDrops int            // probes not counted: this host dropped replies while they were out
+	socketDrop uint64         // the engine's count of packets the kernel dropped, set at the end
+	reasons    map[int]string // last failure of targets that never answered
+	left       int            // results still expected in this round
+	done       chan struct{}  // closed when left reaches 0
 }
 
 func newProbeTally(n int) *probeTally {
@@ -50,7 +52,11 @@ func (t *probeTally) record(i int, r probe.Result) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	s := &t.stats[i]
-	if !(r.Status == probe.StatusCanceled && r.Sent.IsZero()) {
+	switch {
+	case r.Status == probe.StatusLocalDrop:
+		// Not a loss of the target: neither sent nor lost in its line.
+		t.localDrops++
+	case !(r.Status == probe.StatusCanceled && r.Sent.IsZero()):
 		s.sent++
 	}
 	if r.OK() {
@@ -77,6 +83,30 @@ func (t *probeTally) alive() int {
 		}
 	}
 	return n
+}
+
+// unknown counts the targets whose every probe was a local drop: neither
+// alive nor unreachable.
+func (t *probeTally) unknown() int {
+	n := 0
+	for i := range t.stats {
+		if t.stats[i].sent == 0 {
+			n++
+		}
+	}
+	return n
+}
+
+// dropSummary is the end of the summary line about this host's drops.
+func (t *probeTally) dropSummary() string {
+	s := fmt.Sprintf(", %d socket drops", t.socketDrop)
+	if t.localDrops > 0 {
+		s += fmt.Sprintf(", %d probes not counted (local drop)", t.localDrops)
+	}
+	if u := t.unknown(); u > 0 {
+		s += fmt.Sprintf(", %d targets unknown", u)
+	}
+	return s
 }
 
 // writeText prints one fping-like line per target and a summary.
@@ -118,8 +148,8 @@ func (t *probeTally) writeText(w *bufio.Writer, targets []netip.Addr, elapsed ti
 		}
 	}
 	alive := t.alive()
-	_, err := fmt.Fprintf(w, "%d targets, %d alive, %d unreachable, elapsed %.3fs\n",
-		len(targets), alive, len(targets)-alive, elapsed.Seconds())
+	_, err := fmt.Fprintf(w, "%d targets, %d alive, %d unreachable, elapsed %.3fs%s\n",
+		len(targets), alive, len(targets)-alive-t.unknown(), elapsed.Seconds(), t.dropSummary())
 	return err
 }
 
@@ -143,7 +173,10 @@ type (
 		Targets        int     `json:"targets"`
 		Alive          int     `json:"alive"`
 		Unreachable    int     `json:"unreachable"`
+		Unknown        int     `json:"unknown"` // every probe a local drop
 		ElapsedSeconds float64 `json:"elapsed_seconds"`
+		SocketDrops    uint64  `json:"socket_drops"` // packets the kernel dropped on the probe sockets (SO_RXQ_OVFL)
+		LocalDrops     int     `json:"local_drops"`  // probes not counted: replies dropped by this host while they were out
 	}
 )
 
@@ -166,8 +199,8 @@ func (t *probeTally) writeJSON(w *bufio.Writer, targets []netip.Addr, elapsed ti
 		w.Write(b)
 	}
 	alive := t.alive()
-	b, err := json.Marshal(probeSummaryJSON{Targets: len(targets), Alive: alive, Unreachable: len(targets) - alive,
-		ElapsedSeconds: elapsed.Seconds()})
+	b, err := json.Marshal(probeSummaryJSON{Targets: len(targets), Alive: alive, Unreachable: len(targets) - alive - t.unknown(),
+		Unknown: t.unknown(), ElapsedSeconds: elapsed.Seconds(), SocketDrops: t.socketDrop, LocalDrops: t.localDrops})
 	if err != nil {
 		return err
 	}

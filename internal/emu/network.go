@@ -111,6 +111,9 @@ func newNetwork(ctx context.Context, run string, log *slog.Logger) (*Network, er
 		return nil, fmt.Errorf("bridge %s: %w", n.bridge, err)
 	}
 	n.log.Debug("created bridge", "bridge", n.bridge)
+	if w := checkForward(); w != "" {
+		n.log.Warn("emulated hosts may not reach each other: " + w)
+	}
 	return n, nil
 }
 

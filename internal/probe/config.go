@@ -54,7 +54,9 @@ const (
 // The Engine calls ListenPacket on a thread that is inside Config.Netns.
 // Conns that are *net.IPConn or *net.UDPConn get batched I/O, a large
 // receive buffer and kernel filters; other conns are driven through the
-// plain net.PacketConn methods. For raw IPv4 conns, data read may start with
+// plain net.PacketConn methods, or through ReadMsg(b, oob []byte) (n, oobn
+// int, from net.Addr, err error) when they have it, so that a fake can
+// report the kernel's drop counts (SO_RXQ_OVFL control messages). For raw IPv4 conns, data read may start with
 // the IPv4 header or not; both are understood. For datagram conns the echo
 // identifier is the port of LocalAddr (when it is a *net.UDPAddr).
 type PacketListener interface {

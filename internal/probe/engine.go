@@ -42,7 +42,7 @@ type Engine struct {
 	closeErr  error
 
 	stats struct {
-		sent, replies, timeouts, late, duplicates, foreign, errors, sendErrors atomic.Uint64
+		sent, replies, timeouts, late, duplicates, foreign, errors, sendErrors, localDrops atomic.Uint64
 	}
 }
 
@@ -203,8 +203,19 @@ func (e *Engine) Stats() Stats {
 	return Stats{
 		Sent: s.sent.Load(), Replies: s.replies.Load(), Timeouts: s.timeouts.Load(), Late: s.late.Load(),
 		Duplicates: s.duplicates.Load(), Foreign: s.foreign.Load(), Errors: s.errors.Load(),
-		SendErrors: s.sendErrors.Load(),
+		SendErrors: s.sendErrors.Load(), LocalDrops: s.localDrops.Load(), SocketDrops: e.socketDrops(),
 	}
+}
+
+// socketDrops is the sum of the kernel's drop counts of the sockets.
+func (e *Engine) socketDrops() uint64 {
+	var n uint64
+	for _, s := range e.socks {
+		if s != nil {
+			n += s.drops.total.Load()
+		}
+	}
+	return n
 }
 
 // elapsed is the engine time: monotonic time since base.
@@ -220,10 +231,17 @@ func (e *Engine) end(idx uint32, st Status, rtt time.Duration, reason string, ho
 	return completion{done: e.tab.release(idx, how), r: r}
 }
 
-// endTimeout ends probe idx at its deadline. e.mu is held.
+// endTimeout ends probe idx at its deadline: StatusLocalDrop if its socket
+// dropped packets since it was sent, StatusTimeout otherwise. e.mu is held.
 func (e *Engine) endTimeout(idx uint32) completion {
+	sl := e.tab.at(idx)
+	timeout := sl.deadline - sl.sent
+	if d := uint32(e.socks[familyOf(sl.target)].drops.total.Load()) - sl.drops; d > 0 && sl.state == slotInFlight {
+		e.stats.localDrops.Add(1)
+		return e.end(idx, StatusLocalDrop, 0, localDropReason(timeout, uint64(d)), endedOther)
+	}
 	e.stats.timeouts.Add(1)
-	return e.end(idx, StatusTimeout, 0, timeoutReason(e.tab.at(idx).timeout), endedOther)
+	return e.end(idx, StatusTimeout, 0, timeoutReason(timeout), endedOther)
 }
 
 // deliver runs the done callbacks of buf, without e.mu held, and clears buf.

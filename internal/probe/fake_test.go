@@ -63,6 +63,7 @@ type sentPacket struct {
 type inPacket struct {
 	b    []byte
 	from netip.Addr
+	oob  []byte // control messages, as the kernel attaches them
 }
 
 // fakeConn is a net.PacketConn whose traffic the test drives.
@@ -79,15 +80,22 @@ type fakeConn struct {
 }
 
 func (c *fakeConn) ReadFrom(b []byte) (int, net.Addr, error) {
+	n, _, from, err := c.ReadMsg(b, nil)
+	return n, from, err
+}
+
+// ReadMsg makes the fake a msgReader: it returns the control messages of
+// injected packets, drop counts included.
+func (c *fakeConn) ReadMsg(b, oob []byte) (int, int, net.Addr, error) {
 	select {
 	case p := <-c.inbox:
-		n := copy(b, p.b)
+		n, oobn := copy(b, p.b), copy(oob, p.oob)
 		if c.network == NetworkDgram4 || c.network == NetworkDgram6 {
-			return n, &net.UDPAddr{IP: p.from.AsSlice()}, nil
+			return n, oobn, &net.UDPAddr{IP: p.from.AsSlice()}, nil
 		}
-		return n, &net.IPAddr{IP: p.from.AsSlice()}, nil
+		return n, oobn, &net.IPAddr{IP: p.from.AsSlice()}, nil
 	case <-c.closed:
-		return 0, nil, net.ErrClosed
+		return 0, 0, nil, net.ErrClosed
 	}
 }
 
@@ -124,6 +132,12 @@ func (c *fakeConn) SetWriteDeadline(time.Time) error { return errors.ErrUnsuppor
 
 // inject queues b as received from from.
 func (c *fakeConn) inject(b []byte, from netip.Addr) { c.inbox <- inPacket{b: b, from: from} }
+
+// injectDropped queues b as received from from, with the kernel's report
+// that the socket has dropped drops packets so far (SO_RXQ_OVFL).
+func (c *fakeConn) injectDropped(b []byte, from netip.Addr, drops uint32) {
+	c.inbox <- inPacket{b: b, from: from, oob: rxqOverflowMsg(drops)}
+}
 
 // failWrites makes the next writes return errs (nil: succeed).
 func (c *fakeConn) failWrites(errs ...error) {

@@ -35,10 +35,10 @@ const (
 type slot struct {
 	target   netip.Addr
 	done     func(Result)
-	timeout  time.Duration
 	sent     time.Duration // since Engine.base
-	deadline time.Duration // since Engine.base
+	deadline time.Duration // since Engine.base; while queued, the timeout
 	gen      uint32
+	drops    uint32 // drops of its socket when it was sent (low 32 bits)
 	state    slotState
 	ended    ending
 }
@@ -94,7 +94,7 @@ func (t *table) alloc(target netip.Addr, timeout time.Duration, done func(Result
 		t.n++
 	}
 	s := t.at(idx)
-	*s = slot{target: target, done: done, timeout: timeout, gen: s.gen + 1, state: slotQueued}
+	*s = slot{target: target, done: done, deadline: timeout, gen: s.gen + 1, state: slotQueued}
 	t.busy++
 	return idx
 }

@@ -81,3 +81,9 @@ func reasonOf(fam family, p packet) string {
 
 // timeoutReason is the Reason of a probe that reached its deadline.
 func timeoutReason(d time.Duration) string { return "timeout after " + d.String() }
+
+// localDropReason is the Reason of a probe that reached its deadline while
+// its socket dropped n packets.
+func localDropReason(d time.Duration, n uint64) string {
+	return fmt.Sprintf("no reply within %v, and this host dropped %d received packets meanwhile (receive queue full)", d, n)
+}

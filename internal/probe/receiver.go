@@ -33,6 +33,7 @@ func newReader(s *socket) *reader {
 	r.msgs = make([]ipv4.Message, size)
 	for i := range r.msgs {
 		r.msgs[i].Buffers = [][]byte{make([]byte, recvBufSize)}
+		r.msgs[i].OOB = make([]byte, dropOOBSize)
 	}
 	return r
 }
@@ -47,11 +48,26 @@ func (r *reader) read() (int, error) {
 		return r.s.p6.ReadBatch(r.msgs, 0)
 	}
 	var err error
-	r.n, r.from, err = r.s.conn.ReadFrom(r.msgs[0].Buffers[0])
+	m := &r.msgs[0]
+	if mr, ok := r.s.conn.(msgReader); ok {
+		r.n, m.NN, r.from, err = mr.ReadMsg(m.Buffers[0], m.OOB)
+	} else {
+		m.NN = 0
+		r.n, r.from, err = r.s.conn.ReadFrom(m.Buffers[0])
+	}
 	if err != nil {
 		return 0, err
 	}
 	return 1, nil
+}
+
+// noteDrops takes the drop counts reported with the n packets of the last
+// read into account.
+func (r *reader) noteDrops(n int) {
+	for i := range n {
+		m := &r.msgs[i]
+		r.s.drops.note(m.OOB[:m.NN])
+	}
 }
 
 // packet returns the data and sender of packet i of the last read.
@@ -87,6 +103,7 @@ func (e *Engine) runReceiver(ctx context.Context, s *socket) {
 			time.Sleep(time.Millisecond) // do not spin on a persistent error
 			continue
 		}
+		r.noteDrops(n) // before matching: a timeout in this batch sees them
 		now := e.elapsed()
 		pkts = pkts[:0]
 		for i := range n {

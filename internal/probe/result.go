@@ -24,6 +24,11 @@ const (
 	StatusSendError
 	// StatusCanceled: the engine was closed before the probe ended.
 	StatusCanceled
+	// StatusLocalDrop: the deadline passed, but this host's kernel dropped
+	// received packets on the probe socket (its receive queue overflowed)
+	// while the probe was in flight: the reply may have been among them,
+	// so the probe says nothing about the target.
+	StatusLocalDrop
 )
 
 var statusNames = [...]string{
@@ -33,6 +38,7 @@ var statusNames = [...]string{
 	StatusTTLExceeded: "ttl-exceeded",
 	StatusSendError:   "send-error",
 	StatusCanceled:    "canceled",
+	StatusLocalDrop:   "local-drop",
 }
 
 // String returns a short lowercase name such as "reply" or "ttl-exceeded".
@@ -81,4 +87,8 @@ type Stats struct {
 	Foreign    uint64 // echo replies or ICMP errors about other processes' probes
 	Errors     uint64 // ICMP errors that ended one of our probes
 	SendErrors uint64 // probes that could not be sent
+	LocalDrops uint64 // probes that reached their deadline while the kernel dropped packets of ours (StatusLocalDrop)
+	// SocketDrops is what the kernel reports (SO_RXQ_OVFL) as dropped on
+	// the probe sockets because their receive queue was full.
+	SocketDrops uint64
 }

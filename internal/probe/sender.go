@@ -64,7 +64,7 @@ func (s *sender) send(ctx context.Context, idx uint32) {
 		e.mu.Unlock()
 		return
 	}
-	target, gen, timeout := sl.target, sl.gen, sl.timeout
+	target, gen, timeout := sl.target, sl.gen, sl.deadline // queued: deadline holds the timeout
 	e.mu.Unlock()
 
 	sock := e.socks[familyOf(target)]
@@ -108,6 +108,7 @@ func (s *sender) write(ctx context.Context, sock *socket, b []byte, dst netip.Ad
 		}
 		now := e.elapsed()
 		sl.state, sl.sent, sl.deadline = slotInFlight, now, now+timeout
+		sl.drops = uint32(sock.drops.total.Load())
 		e.schedule(deadlineEntry{at: now + timeout, idx: idx, gen: gen})
 		e.mu.Unlock()
 

@@ -26,6 +26,7 @@ type socket struct {
 	p6    *ipv6.PacketConn // batched I/O on real IPv6 sockets, else nil
 	rc    syscall.RawConn  // real sockets only, else nil
 	w     rawWriter        // allocation-free sends on raw sockets
+	drops dropCounter      // the kernel's count of packets dropped on this socket
 }
 
 // rawWriter sends on a real raw socket without allocating: the socket
@@ -138,6 +139,10 @@ func (s *socket) configure(cfg Config) error {
 		s.p6 = ipv6.NewPacketConn(s.conn)
 	}
 	s.setRecvBuffer(cfg)
+	if err := s.setsockoptInt(unix.SOL_SOCKET, unix.SO_RXQ_OVFL, 1); err != nil {
+		cfg.Logger.Warn("cannot enable drop counts (SO_RXQ_OVFL); replies dropped by this host will look like loss",
+			"family", s.fam.String(), "err", err)
+	}
 	if !s.dgram {
 		if err := s.setFilter(); err != nil {
 			cfg.Logger.Warn("cannot set ICMP filter; every ICMP packet will be read", "family", s.fam.String(), "err", err)

@@ -51,9 +51,9 @@ type Registry interface {
 	Remove(ctx context.Context, addresses ...string) error
 	// SetRun sets the run flag (false asks the agent to stop).
 	SetRun(ctx context.Context, address string, run bool) error
-	// SetRunning records whether the agent at address runs, with its pid;
-	// running also refreshes the heartbeat.
-	SetRunning(ctx context.Context, address string, running bool, pid int) error
+	// SetRunning records whether the agent at address runs, with its pid,
+	// at now (the agent's clock); it also sets the heartbeat to now.
+	SetRunning(ctx context.Context, address string, running bool, pid int, now time.Time) error
 	// SetAPIURL records where the agent at address serves its HTTP API
 	// ("" clears it); dashboards and Prometheus service discovery read it.
 	SetAPIURL(ctx context.Context, address, url string) error

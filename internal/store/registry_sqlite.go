@@ -270,13 +270,13 @@ func (r *SQLiteRegistry) SetRun(ctx context.Context, address string, run bool) e
 }
 
 // SetRunning implements Registry.
-func (r *SQLiteRegistry) SetRunning(ctx context.Context, address string, running bool, pid int) error {
+func (r *SQLiteRegistry) SetRunning(ctx context.Context, address string, running bool, pid int, at time.Time) error {
 	w, unlock, err := r.watchConn(ctx)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	conn, now := w.conn, Epoch(time.Now())
+	conn, now := w.conn, Epoch(at)
 	if running {
 		return r.update(ctx, conn, "set running", address,
 			`UPDATE targets SET running = TRUE, pid = ?, heartbeat = ?, started_time = ? WHERE address = ?`, pid, now, now, address)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/pmonitor/pmonitor/internal/store"
 	"github.com/pmonitor/pmonitor/internal/store/storetest"
@@ -38,7 +39,7 @@ func TestRegistryMadeByAnotherProgram(t *testing.T) {
 	if len(ts) != 2 || ts[0].Address != "127.0.0.5" || ts[0].Stable || !ts[0].Run {
 		t.Fatalf("targets = %+v", ts)
 	}
-	if err := r.SetRunning(ctx, "127.0.0.4", true, 7); err != nil {
+	if err := r.SetRunning(ctx, "127.0.0.4", true, 7, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	// The original query still works after the migration.

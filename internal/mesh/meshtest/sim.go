@@ -90,7 +90,7 @@ func New(ctx context.Context, dir string, n, dynamic int, start time.Time) (*Sim
 			s.Close()
 			return nil, err
 		}
-		if err := reg.SetRunning(ctx, t.Address, true, 1000+i); err != nil {
+		if err := reg.SetRunning(ctx, t.Address, true, 1000+i, start); err != nil {
 			s.Close()
 			return nil, err
 		}
@@ -172,7 +172,7 @@ func (s *Sim) Stop(ctx context.Context, i int, now time.Time) error {
 	if err := s.work[i].SetStopped(ctx, now); err != nil {
 		return err
 	}
-	if err := s.reg.SetRunning(ctx, s.Nodes[i].Address, false, 1000+i); err != nil {
+	if err := s.reg.SetRunning(ctx, s.Nodes[i].Address, false, 1000+i, now); err != nil {
 		return err
 	}
 	if err := s.reg.Heartbeat(ctx, s.Nodes[i].Address, now); err != nil {

@@ -59,10 +59,10 @@ func Run(t *testing.T, open func(t *testing.T) store.Registry) {
 		// that remain are still running, with their pid and heartbeat.
 		r := open(t)
 		must(t, r.Replace(ctx, seed))
-		must(t, r.SetRunning(ctx, "127.0.0.1", true, 4242))
+		must(t, r.SetRunning(ctx, "127.0.0.1", true, 4242, time.Now()))
 		hb := time.Now().Add(time.Second).Truncate(time.Millisecond)
 		must(t, r.Heartbeat(ctx, "127.0.0.1", hb))
-		must(t, r.SetRunning(ctx, "127.0.0.3", true, 4343))
+		must(t, r.SetRunning(ctx, "127.0.0.3", true, 4343, time.Now()))
 		must(t, r.Replace(ctx, []store.Target{
 			{Address: "127.0.0.2", Name: "h2", Stable: true, Run: true},
 			{Address: "127.0.0.1", Name: "renamed", Stable: false, Run: true},
@@ -134,7 +134,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Registry) {
 		r := open(t)
 		must(t, r.Replace(ctx, seed))
 		must(t, r.SetRun(ctx, "127.0.0.3", false))
-		must(t, r.SetRunning(ctx, "127.0.0.1", true, 4242))
+		must(t, r.SetRunning(ctx, "127.0.0.1", true, 4242, time.Now()))
 		if err := r.SetRun(ctx, "10.9.9.9", false); !errors.Is(err, store.ErrUnknownTarget) {
 			t.Errorf("SetRun unknown: err = %v, want ErrUnknownTarget", err)
 		}
