@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pmonitor/pmonitor/internal/store"
 	"github.com/pmonitor/pmonitor/internal/store/storetest"
@@ -86,7 +87,7 @@ func TestInitKeepsRunningAgents(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer reg.Close()
-	if err := reg.SetRunning(ctx, "127.0.0.1", true, os.Getpid()); err != nil {
+	if err := reg.SetRunning(ctx, "127.0.0.1", true, os.Getpid(), time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	file = writeFile(t, dir, "t.csv", "host0,127.0.0.9\nhost1,127.0.0.1\n")
