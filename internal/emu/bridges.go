@@ -47,24 +47,31 @@ func (n *Network) addBridge(k int) error {
 		return err
 	}
 	if k > 1 {
-		if len(n.bridges) == 1 { // the first bridge gets company: build the trunk
-			if err := createBridge(trunkName(n.run), n.owner); err != nil {
-				return errors.Join(err, deleteLink(name))
-			}
-			n.trunk = true
-			if err := n.addUplink(1); err != nil {
-				return errors.Join(err, deleteLink(name))
-			}
-		}
-		n.bridges = append(n.bridges, name)
-		if err := n.addUplink(k); err != nil {
-			n.bridges = n.bridges[:len(n.bridges)-1]
+		if err := n.joinTrunk(k); err != nil {
 			return errors.Join(err, deleteLink(name))
 		}
-	} else {
-		n.bridges = append(n.bridges, name)
 	}
+	n.bridges = append(n.bridges, name)
 	n.log.Debug("created bridge", "bridge", name)
+	return nil
+}
+
+// joinTrunk joins bridges 1 to k to the trunk, creating the trunk on first
+// use; bridges joined before stay joined, so a failed attempt can be
+// repeated. The caller holds n.mu.
+func (n *Network) joinTrunk(k int) error {
+	if !n.trunk {
+		if err := createBridge(trunkName(n.run), n.owner); err != nil {
+			return err
+		}
+		n.trunk = true
+	}
+	for n.uplinks < k {
+		if err := n.addUplink(n.uplinks + 1); err != nil {
+			return err
+		}
+		n.uplinks++
+	}
 	return nil
 }
 
@@ -126,10 +133,10 @@ func (n *Network) Bridges() []string {
 // holds n.mu.
 func (n *Network) removeBridges() error {
 	var errs []error
+	for k := range n.uplinks {
+		errs = append(errs, deleteLink(uplinkName(n.run, k+1)))
+	}
 	if n.trunk {
-		for k := range n.bridges {
-			errs = append(errs, deleteLink(uplinkName(n.run, k+1)))
-		}
 		errs = append(errs, deleteLink(trunkName(n.run)))
 	}
 	for _, b := range n.bridges {

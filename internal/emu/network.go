@@ -69,6 +69,7 @@ type Network struct {
 	numbered int                  // host numbers given out (veth names, bridge slots)
 	bridges  []string             // host bridges, in order
 	trunk    bool                 // the trunk bridge exists
+	uplinks  int                  // bridges 1..uplinks are joined to the trunk
 	adding   sync.WaitGroup       // AddHost calls building a host outside mu
 }
 
