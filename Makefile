@@ -4,7 +4,7 @@ PKGS      ?= ./...
 BIN       ?= bin/pmonitor
 STATICCHECK_VERSION ?= v0.8.2
 
-.PHONY: all build test test-short lint bench bench-probe bench-agent bench-mesh bench-serve demo clean
+.PHONY: all build test test-short lint bench bench-probe bench-agent bench-mesh bench-mesh-250 bench-idle bench-serve demo clean
 
 all: build
 
@@ -38,8 +38,16 @@ bench-probe:
 bench-agent:
 	$(GO) run ./tools/benchagent -n 10000 -interval 1s -for 60s
 
+# The scale figures of issue 11 (a quiet machine; the 1,000-node run takes
+# about 5 minutes and 2 GB of kernel memory).
 bench-mesh:
-	$(GO) run ./tools/benchmesh -nodes 100 -interval 10s
+	$(GO) run ./tools/benchmesh -nodes 1000 -interval 30s
+
+bench-mesh-250:
+	$(GO) run ./tools/benchmesh -nodes 250 -interval 10s
+
+bench-idle:
+	$(GO) run ./tools/benchmesh -idle
 
 bench-serve:
 	$(GO) run ./tools/benchserve -mesh 250 -live 100 -clients 5 -for 60s

@@ -50,8 +50,8 @@ func Cleanup(ctx context.Context, prefix string, log *slog.Logger) (removed []st
 		}
 		kind := l.Type()
 		switch {
-		case kind == "bridge" && a.Name == bridgeName(o.run):
-		case kind == "veth" && isVethName(o.run, a.Name):
+		case kind == "bridge" && isBridgeName(o.run, a.Name):
+		case kind == "veth" && (isVethName(o.run, a.Name) || isTrunkVethName(o.run, a.Name)):
 		default:
 			continue
 		}

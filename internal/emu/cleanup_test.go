@@ -27,7 +27,9 @@ func TestCleanupRemovesCrashedRun(t *testing.T) {
 		t.Fatalf("crashed run: %v: %s", err, out)
 	}
 	want := []string{
-		"bridge " + run + "-br", "netns " + run + "-a", "netns " + run + "-b",
+		"bridge " + run + "-br", "bridge " + run + "-br2", "bridge " + run + "-tr",
+		"netns " + run + "-a", "netns " + run + "-b",
+		"veth " + run + "-t1", "veth " + run + "-t2", "veth " + run + "-u1", "veth " + run + "-u2",
 		"veth " + run + "-v1", "veth " + run + "-v2",
 	}
 	if got := leftovers(t, run); !slices.Equal(got, want) {

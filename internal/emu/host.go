@@ -16,14 +16,19 @@ import (
 )
 
 // Host is one emulated host: a network namespace whose "eth0" is a veth
-// attached to the network's bridge. Its methods are safe for concurrent use;
-// after the Network is closed they return errors.
+// attached to one of the network's bridges. Its methods are safe for
+// concurrent use; after the Network is closed they return errors.
 type Host struct {
-	net   *Network
-	name  string
-	addrs []netip.Prefix
-	netns string // namespace name
-	veth  string // bridge-side end of the veth pair, in the root namespace
+	net     *Network
+	name    string
+	addrs   []netip.Prefix
+	num     int              // host number, 1..: veth name and bridge slot
+	netns   string           // namespace name
+	veth    string           // bridge-side end of the veth pair, in the root namespace
+	bridge  string           // the bridge veth is attached to
+	mac     net.HardwareAddr // of eth0, for PinNeighbors
+	ifindex int              // of eth0, inside the namespace
+	ready   bool             // built and listed in net.hosts; guarded by net.mu
 
 	nftMu sync.Mutex // serializes changes of the drop rules
 }
@@ -43,14 +48,18 @@ func (h *Host) NetnsPath() string { return netnsPath(h.netns) }
 // BridgePort returns the name of the bridge-side veth in the root namespace.
 func (h *Host) BridgePort() string { return h.veth }
 
+// Bridge returns the name of the bridge the host is attached to.
+func (h *Host) Bridge() string { return h.bridge }
+
 // AddHost creates host name: namespace "<prefix>-<name>" with lo up, a veth
 // pair whose host end is "eth0" with addrs assigned and whose other end is
-// attached to the bridge, and default routes "dev eth0" (on-link, per address
+// attached to a bridge, and default routes "dev eth0" (on-link, per address
 // family present in addrs) so that hosts in different subnets reach each
 // other by ARP. Inside the namespace net.ipv4.ping_group_range allows
 // unprivileged ICMP datagram sockets, and without IPv6 addresses IPv6 is off
 // on eth0. Names and addresses must be unique within the network. On error
-// nothing of the host is left behind.
+// nothing of the host is left behind. Calls from several goroutines build
+// their hosts in parallel (most of the work is the kernel's, per namespace).
 func (n *Network) AddHost(ctx context.Context, name string, addrs ...netip.Prefix) (*Host, error) {
 	if err := checkHostName(name); err != nil {
 		return nil, err
@@ -62,6 +71,34 @@ func (n *Network) AddHost(ctx context.Context, name string, addrs ...netip.Prefi
 		}
 		ipv6 = ipv6 || a.Addr().Is6()
 	}
+	h, err := n.reserve(ctx, name, addrs)
+	if err != nil {
+		return nil, err
+	}
+	defer n.adding.Done()
+	err = h.create(ctx, ipv6)
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if err == nil && n.closed {
+		err = ErrClosed // Close waits for this call, then removes what is listed
+	}
+	if err != nil {
+		if rerr := h.remove(); rerr != nil {
+			err = errors.Join(err, rerr)
+		}
+		n.release(h)
+		return nil, fmt.Errorf("add host %s: %w", name, err)
+	}
+	h.ready = true
+	i, _ := slices.BinarySearchFunc(n.hosts, h.num, func(o *Host, num int) int { return o.num - num })
+	n.hosts = slices.Insert(n.hosts, i, h)
+	n.log.Debug("added host", "host", name, "netns", h.netns, "veth", h.veth, "bridge", h.bridge, "addrs", addrs)
+	return h, nil
+}
+
+// reserve checks that name and addrs are free, claims them and a host
+// number (and bridge slot) for a new host, and counts the call in n.adding.
+func (n *Network) reserve(ctx context.Context, name string, addrs []netip.Prefix) (*Host, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.closed {
@@ -85,28 +122,39 @@ func (n *Network) AddHost(ctx context.Context, name string, addrs ...netip.Prefi
 		net:   n,
 		name:  name,
 		addrs: slices.Clone(addrs),
+		num:   n.numbered + 1,
 		netns: netnsName(n.run, name),
-		veth:  vethName(n.run, len(n.hosts)+1),
 	}
+	h.veth = vethName(n.run, h.num)
 	if len(h.veth) > ifNameMax {
 		return nil, fmt.Errorf("host %s: interface name %s longer than %d bytes", name, h.veth, ifNameMax)
 	}
 	if _, err := os.Lstat(h.NetnsPath()); err == nil {
 		return nil, fmt.Errorf("host %s: netns %s exists (a leftover? see 'pmonitor emulate --cleanup')", name, h.netns)
 	}
-	if err := h.create(ctx, ipv6); err != nil {
-		if rerr := h.remove(); rerr != nil {
-			err = errors.Join(err, rerr)
-		}
-		return nil, fmt.Errorf("add host %s: %w", name, err)
+	k, err := n.bridgeFor(h.num)
+	if err != nil {
+		return nil, fmt.Errorf("host %s: %w", name, err)
 	}
-	n.hosts = append(n.hosts, h)
+	h.bridge = n.bridges[k-1]
+	n.numbered = h.num
 	n.byName[name] = h
 	for _, a := range addrs {
 		n.byAddr[a.Addr()] = h
 	}
-	n.log.Debug("added host", "host", name, "netns", h.netns, "veth", h.veth, "addrs", addrs)
+	n.adding.Add(1)
 	return h, nil
+}
+
+// release frees the name and addresses of a host that was not built. The
+// caller holds n.mu.
+func (n *Network) release(h *Host) {
+	delete(n.byName, h.name)
+	for _, a := range h.addrs {
+		if n.byAddr[a.Addr()] == h {
+			delete(n.byAddr, a.Addr())
+		}
+	}
 }
 
 // create builds the namespace and the veth pair; the caller removes partial
@@ -129,7 +177,7 @@ func (h *Host) create(ctx context.Context, ipv6 bool) error {
 	if err := netlink.LinkAdd(veth); err != nil {
 		return fmt.Errorf("create veth %s: %w", h.veth, err)
 	}
-	br, err := netlink.LinkByName(h.net.bridge)
+	br, err := netlink.LinkByName(h.bridge)
 	if err != nil {
 		return fmt.Errorf("find bridge: %w", err)
 	}
@@ -153,6 +201,7 @@ func (h *Host) configure(nl *netlink.Handle) error {
 	if err != nil {
 		return fmt.Errorf("find %s: %w", hostIfName, err)
 	}
+	h.mac, h.ifindex = eth0.Attrs().HardwareAddr, eth0.Attrs().Index
 	var has4, has6 bool
 	for _, p := range h.addrs {
 		a := &netlink.Addr{IPNet: &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}}

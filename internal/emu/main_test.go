@@ -30,7 +30,8 @@ func TestMain(m *testing.M) {
 
 func crashedRun(run string) error {
 	ctx := context.Background()
-	n, err := New(ctx, Options{Prefix: run})
+	// One host per bridge: the leftovers include a trunk and its uplinks.
+	n, err := New(ctx, Options{Prefix: run, BridgePorts: 2})
 	if err != nil {
 		return err
 	}

@@ -14,13 +14,17 @@ import (
 // which is "pm" followed by at most 6 lowercase letters or digits (default:
 // "pm" + 5 random characters, e.g. "pmk3x9a"):
 //
-//	bridge (root namespace)            P-br       e.g. pmk3x9a-br
+//	first bridge (root namespace)      P-br       e.g. pmk3x9a-br
+//	further bridges (root namespace)   P-br<K>    e.g. pmk3x9a-br2 (K = bridge number, 2..)
+//	trunk bridge (root namespace)      P-tr       joins the bridges, once there are several
+//	uplink veth, bridge K side         P-u<K>     e.g. pmk3x9a-u2
+//	uplink veth, trunk side            P-t<K>     e.g. pmk3x9a-t2
 //	veth, bridge side (root namespace) P-v<N>     e.g. pmk3x9a-v12 (N = host number, 1..)
 //	veth, host side (host namespace)   eth0
 //	network namespace                  P-<host>   e.g. pmk3x9a-a, /var/run/netns/pmk3x9a-a
 //
 // Interface names are limited to 15 bytes (IFNAMSIZ-1): with |P| <= 8 a veth
-// name has room for 99999 hosts. Names alone could still collide with an
+// name has room for 99999 hosts (and bridges). Names alone could still collide with an
 // unrelated "pm..." interface, so every object also carries a marker: the
 // bridge and the veths have the link alias (IFLA_IFALIAS, shown by
 // 'ip -d link') "pmonitor-emu run=P pid=PID start=TICKS [host=NAME]", and
@@ -82,19 +86,48 @@ func checkHostName(name string) error {
 	return nil
 }
 
-func bridgeName(run string) string      { return run + "-br" }
-func vethName(run string, n int) string { return run + "-v" + strconv.Itoa(n) }
-func netnsName(run, host string) string { return run + "-" + host }
-func netnsPath(name string) string      { return netnsDir + "/" + name }
+// bridgeName returns the name of host bridge k (1, 2, ...): the first keeps
+// the name it had when a network had one bridge only.
+func bridgeName(run string, k int) string {
+	if k == 1 {
+		return run + "-br"
+	}
+	return run + "-br" + strconv.Itoa(k)
+}
 
-// isVethName reports whether name is "run-v<N>".
-func isVethName(run, name string) bool {
-	n, ok := strings.CutPrefix(name, run+"-v")
-	if !ok {
+func trunkName(run string) string            { return run + "-tr" }
+func uplinkName(run string, k int) string    { return run + "-u" + strconv.Itoa(k) }
+func trunkPortName(run string, k int) string { return run + "-t" + strconv.Itoa(k) }
+func vethName(run string, n int) string      { return run + "-v" + strconv.Itoa(n) }
+func netnsName(run, host string) string      { return run + "-" + host }
+func netnsPath(name string) string           { return netnsDir + "/" + name }
+
+// numbered reports whether name is run + tag + a decimal number >= 1 (no
+// sign, no leading zero), as the names of the scheme are.
+func numbered(run, tag, name string) bool {
+	n, ok := strings.CutPrefix(name, run+tag)
+	if !ok || n == "" || n[0] < '1' || n[0] > '9' {
 		return false
 	}
 	_, err := strconv.Atoi(n)
 	return err == nil
+}
+
+// isVethName reports whether name is "run-v<N>", the bridge side of a
+// host's veth pair.
+func isVethName(run, name string) bool { return numbered(run, "-v", name) }
+
+// isTrunkVethName reports whether name is one end of the veth pair that
+// joins a bridge to the trunk: "run-u<K>" or "run-t<K>".
+func isTrunkVethName(run, name string) bool {
+	return numbered(run, "-u", name) || numbered(run, "-t", name)
+}
+
+// isBridgeName reports whether name is one of the bridges of run: "run-br",
+// "run-br<K>" (K >= 2) or the trunk "run-tr".
+func isBridgeName(run, name string) bool {
+	return name == bridgeName(run, 1) || name == trunkName(run) ||
+		(numbered(run, "-br", name) && name != run+"-br1")
 }
 
 // isNetnsName reports whether name is "run-<valid host name>".

@@ -3,6 +3,7 @@ package emu
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"testing"
 )
@@ -39,11 +40,17 @@ func TestNewRejectsBadPrefixWithoutSideEffects(t *testing.T) {
 	if _, err := Cleanup(context.Background(), "nope", nil); !errors.Is(err, ErrInvalidPrefix) {
 		t.Fatalf("Cleanup(bad prefix) = %v, want ErrInvalidPrefix", err)
 	}
+	for _, ports := range []int{-1, 1, MaxBridgePorts + 1} {
+		want := fmt.Sprintf("bridge ports %d: want 2 to 1023", ports)
+		if _, err := New(context.Background(), Options{BridgePorts: ports}); errText(err) != want {
+			t.Errorf("New(BridgePorts %d) = %v, want %q", ports, err, want)
+		}
+	}
 }
 
 func TestNamesFitInterfaceNames(t *testing.T) {
 	longest := "pm123456"
-	for _, name := range []string{bridgeName(longest), vethName(longest, 99999)} {
+	for _, name := range []string{bridgeName(longest, MaxBridgePorts), trunkName(longest), uplinkName(longest, MaxBridgePorts), trunkPortName(longest, MaxBridgePorts), vethName(longest, 99999)} {
 		if len(name) > ifNameMax {
 			t.Errorf("%q: %d bytes, want <= %d", name, len(name), ifNameMax)
 		}
@@ -57,24 +64,46 @@ func TestNamesFitInterfaceNames(t *testing.T) {
 
 func TestNameShapes(t *testing.T) {
 	for _, tc := range []struct {
-		name       string
-		veth, nets bool
+		name                      string
+		veth, trunk, bridge, nets bool
 	}{
-		{"pmab-v1", true, true},
-		{"pmab-v12345", true, true},
-		{"pmab-vx", false, true},
-		{"pmab-br", false, true},
-		{"pmabc-v1", false, false}, // another run
-		{"pmab-", false, false},
-		{"pmab-a.b_c", false, true},
-		{"pmab-/x", false, false},
-		{"eth0", false, false},
+		{"pmab-v1", true, false, false, true},
+		{"pmab-v12345", true, false, false, true},
+		{"pmab-vx", false, false, false, true},
+		{"pmab-v0", false, false, false, true},
+		{"pmab-v01", false, false, false, true},
+		{"pmab-v-1", false, false, false, true},
+		{"pmab-br", false, false, true, true},
+		{"pmab-br2", false, false, true, true},
+		{"pmab-br1", false, false, false, true}, // the first bridge is pmab-br
+		{"pmab-brx", false, false, false, true},
+		{"pmab-tr", false, false, true, true},
+		{"pmab-u1", false, true, false, true},
+		{"pmab-t17", false, true, false, true},
+		{"pmab-u", false, false, false, true},
+		{"pmabc-v1", false, false, false, false}, // another run
+		{"pmabc-br", false, false, false, false},
+		{"pmab-", false, false, false, false},
+		{"pmab-a.b_c", false, false, false, true},
+		{"pmab-/x", false, false, false, false},
+		{"eth0", false, false, false, false},
 	} {
 		if got := isVethName("pmab", tc.name); got != tc.veth {
 			t.Errorf("isVethName(pmab, %q) = %t, want %t", tc.name, got, tc.veth)
 		}
+		if got := isTrunkVethName("pmab", tc.name); got != tc.trunk {
+			t.Errorf("isTrunkVethName(pmab, %q) = %t, want %t", tc.name, got, tc.trunk)
+		}
+		if got := isBridgeName("pmab", tc.name); got != tc.bridge {
+			t.Errorf("isBridgeName(pmab, %q) = %t, want %t", tc.name, got, tc.bridge)
+		}
 		if got := isNetnsName("pmab", tc.name); got != tc.nets {
 			t.Errorf("isNetnsName(pmab, %q) = %t, want %t", tc.name, got, tc.nets)
+		}
+	}
+	for k, want := range map[int]string{1: "pmab-br", 2: "pmab-br2", 10: "pmab-br10"} {
+		if got := bridgeName("pmab", k); got != want {
+			t.Errorf("bridgeName(pmab, %d) = %q, want %q", k, got, want)
 		}
 	}
 }

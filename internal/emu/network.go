@@ -1,8 +1,10 @@
 // Package emu emulates a network of hosts on one Linux machine, for tests,
 // demos and fault injection: each host is a named network namespace (as
 // 'ip netns add' makes, visible to 'ip netns') joined by a veth pair to a
-// Linux bridge in the root namespace. The bridge has no address, so the root
-// namespace cannot reach the hosts and nothing leaves the segment.
+// Linux bridge in the root namespace. A bridge takes at most 1,023 ports;
+// larger networks get several bridges joined by a trunk bridge into one
+// segment (bridges.go). The bridges have no address, so the root namespace
+// cannot reach the hosts and nothing leaves the segment.
 //
 // Hosts in different subnets on the segment reach each other directly: each
 // gets a default route "dev eth0" (on-link), so it resolves every destination
@@ -42,40 +44,59 @@ type Options struct {
 	Prefix string
 	// Logger receives debug logs of every change; nil discards them.
 	Logger *slog.Logger
+	// BridgePorts is how many ports each bridge may have; 0 means
+	// MaxBridgePorts, the kernel's limit. Each bridge takes BridgePorts-1
+	// hosts and keeps a port for the trunk that joins the bridges of a
+	// larger network (see bridges.go). Tests lower it to build several
+	// bridges from a few hosts; it must be 2 to MaxBridgePorts.
+	BridgePorts int
 }
 
-// Network is a set of emulated hosts on one bridge. Its methods are safe for
-// concurrent use.
+// Network is a set of emulated hosts on one segment: one bridge, or several
+// joined by a trunk. Its methods are safe for concurrent use; AddHost calls
+// from several goroutines build their hosts in parallel.
 type Network struct {
-	run    string
-	bridge string
-	owner  owner
-	log    *slog.Logger
+	run   string
+	ports int // per bridge
+	owner owner
+	log   *slog.Logger
 
-	mu     sync.Mutex
-	closed bool
-	hosts  []*Host
-	byName map[string]*Host
-	byAddr map[netip.Addr]*Host
+	mu       sync.Mutex
+	closed   bool
+	hosts    []*Host // ready, by number
+	byName   map[string]*Host
+	byAddr   map[netip.Addr]*Host // also of hosts being added
+	numbered int                  // host numbers given out (veth names, bridge slots)
+	bridges  []string             // host bridges, in order
+	trunk    bool                 // the trunk bridge exists
+	uplinks  int                  // bridges 1..uplinks are joined to the trunk
+	adding   sync.WaitGroup       // AddHost calls building a host outside mu
 }
 
-// New creates the bridge of a new network (up, without addresses, IPv6 and
-// multicast snooping disabled). With an empty Options.Prefix it retries a few random prefixes
-// if one is in use; an explicit prefix in use is an error (a leftover:
-// see Cleanup).
+// New creates the first bridge of a new network (up, without addresses,
+// IPv6 and multicast snooping disabled); AddHost creates more as they fill.
+// With an empty Options.Prefix it retries a few random prefixes if one is in
+// use; an explicit prefix in use is an error (a leftover: see Cleanup).
 func New(ctx context.Context, opts Options) (*Network, error) {
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+	ports := opts.BridgePorts
+	if ports == 0 {
+		ports = MaxBridgePorts
+	}
+	if ports < 2 || ports > MaxBridgePorts {
+		return nil, fmt.Errorf("bridge ports %d: want 2 to %d", opts.BridgePorts, MaxBridgePorts)
+	}
 	if opts.Prefix != "" {
 		if err := CheckPrefix(opts.Prefix); err != nil {
 			return nil, err
 		}
-		return newNetwork(ctx, opts.Prefix, log)
+		return newNetwork(ctx, opts.Prefix, ports, log)
 	}
 	for try := 0; ; try++ {
-		n, err := newNetwork(ctx, randomPrefix(), log)
+		n, err := newNetwork(ctx, randomPrefix(), ports, log)
 		if errors.Is(err, unix.EEXIST) && try < 5 {
 			continue
 		}
@@ -83,7 +104,7 @@ func New(ctx context.Context, opts Options) (*Network, error) {
 	}
 }
 
-func newNetwork(ctx context.Context, run string, log *slog.Logger) (*Network, error) {
+func newNetwork(ctx context.Context, run string, ports int, log *slog.Logger) (*Network, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -93,24 +114,15 @@ func newNetwork(ctx context.Context, run string, log *slog.Logger) (*Network, er
 	}
 	n := &Network{
 		run:    run,
-		bridge: bridgeName(run),
+		ports:  ports,
 		owner:  o,
 		log:    log.With("run", run),
 		byName: make(map[string]*Host),
 		byAddr: make(map[netip.Addr]*Host),
 	}
-	// Without multicast snooping the bridge neither joins the all-snoopers
-	// group nor sends IGMP reports for it: the root namespace stays silent.
-	snooping := false
-	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: n.bridge}, MulticastSnooping: &snooping}
-	if err := netlink.LinkAdd(br); err != nil {
-		return nil, fmt.Errorf("create bridge %s: %w", n.bridge, err)
+	if err := n.addBridge(1); err != nil {
+		return nil, err
 	}
-	if err := setupRootLink(br, nil, o); err != nil {
-		_ = deleteLink(n.bridge)
-		return nil, fmt.Errorf("bridge %s: %w", n.bridge, err)
-	}
-	n.log.Debug("created bridge", "bridge", n.bridge)
 	if w := checkForward(); w != "" {
 		n.log.Warn("emulated hosts may not reach each other: " + w)
 	}
@@ -159,21 +171,27 @@ func deleteLink(name string) error {
 // Prefix returns the run prefix that all names of this network start with.
 func (n *Network) Prefix() string { return n.run }
 
-// Bridge returns the name of the bridge in the root namespace.
-func (n *Network) Bridge() string { return n.bridge }
+// Bridge returns the name of the first bridge in the root namespace, the
+// only one of a network of up to BridgePorts-1 hosts.
+func (n *Network) Bridge() string { return bridgeName(n.run, 1) }
 
-// Hosts returns the hosts in the order they were added.
+// Hosts returns the hosts in the order their AddHost calls began (of calls
+// from one goroutine: the order of the calls).
 func (n *Network) Hosts() []*Host {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return append([]*Host(nil), n.hosts...)
 }
 
-// Host returns the host with the given name, or nil.
+// Host returns the host with the given name, or nil (also while AddHost
+// is still building it).
 func (n *Network) Host(name string) *Host {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	return n.byName[name]
+	if h := n.byName[name]; h != nil && h.ready {
+		return h
+	}
+	return nil
 }
 
 func (n *Network) isClosed() bool {
@@ -182,19 +200,24 @@ func (n *Network) isClosed() bool {
 	return n.closed
 }
 
-// Close removes every namespace, veth and the bridge (and with the
-// namespaces their drop rules). It takes no context and ignores
-// cancellation, so it works from a signal path or t.Cleanup; it waits for a
-// concurrent AddHost to finish. Calls after the first return nil.
-// Processes still running inside a host's namespace are not killed: they
-// keep the namespace alive, without network; stop them first.
+// Close removes every namespace, veth and bridge (and with the namespaces
+// their drop rules). It takes no context and ignores cancellation, so it
+// works from a signal path or t.Cleanup; it waits for concurrent AddHost
+// calls to finish. Calls after the first return nil. Processes still running
+// inside a host's namespace are not killed: they keep the namespace alive,
+// without network; stop them first.
 func (n *Network) Close() error {
 	n.mu.Lock()
-	defer n.mu.Unlock()
 	if n.closed {
+		n.mu.Unlock()
 		return nil
 	}
 	n.closed = true
+	n.mu.Unlock()
+	n.adding.Wait() // they see closed and undo their hosts
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	start := time.Now()
 	var errs []error
 	// Unmounting first is fast: the kernel destroys unused namespaces in
 	// batches, each with its veth pair (100 hosts: 0.1 s instead of 3 s
@@ -202,23 +225,26 @@ func (n *Network) Close() error {
 	for _, h := range n.hosts {
 		errs = append(errs, deleteNetns(h.netns))
 	}
-	left := n.awaitVethsGone(closeWait)
+	left := n.awaitVethsGone(closeWait + time.Duration(len(n.hosts))*closeWaitPerHost)
 	for _, h := range n.hosts {
 		if left[h.veth] { // its namespace lives on (processes, open sockets)
 			errs = append(errs, deleteLink(h.veth))
 		}
 	}
-	errs = append(errs, deleteLink(n.bridge))
+	errs = append(errs, n.removeBridges())
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("close network %s: %w", n.run, err)
 	}
-	n.log.Debug("closed network", "hosts", len(n.hosts))
+	n.log.Debug("closed network", "hosts", len(n.hosts), "bridges", len(n.bridges), "took", time.Since(start))
 	return nil
 }
 
-// closeWait bounds how long Close waits for the kernel to destroy the
-// namespaces before it deletes the remaining veths itself.
-const closeWait = time.Second
+// closeWait and closeWaitPerHost bound how long Close waits for the kernel
+// to destroy the namespaces before it deletes the remaining veths itself.
+const (
+	closeWait        = time.Second
+	closeWaitPerHost = 5 * time.Millisecond
+)
 
 // awaitVethsGone polls until none of the hosts' veths exists or timeout
 // passes, and returns those still there.
@@ -241,6 +267,6 @@ func (n *Network) awaitVethsGone(timeout time.Duration) map[string]bool {
 		if len(left) == 0 || time.Now().After(deadline) {
 			return left
 		}
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond)
 	}
 }

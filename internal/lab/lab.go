@@ -26,7 +26,6 @@ import (
 	"time"
 
 	"github.com/pmonitor/pmonitor/internal/emu"
-	"github.com/pmonitor/pmonitor/internal/store"
 )
 
 // Node is one registry row: an address on an emulated host.
@@ -64,6 +63,17 @@ type Config struct {
 	// Prefix is the emulated network's run prefix (see emu.Options);
 	// "" picks a random one.
 	Prefix string
+	// BridgePorts is the emulated network's emu.Options.BridgePorts: 0
+	// puts up to 1,022 hosts on one bridge; tests lower it to spread a few
+	// hosts over several bridges.
+	BridgePorts int
+	// StartSpread spreads the agents' starts evenly over this long, in
+	// registry order, so that a thousand agents neither open their
+	// databases nor run their first rounds all at once. 0 means
+	// DefaultStartGap per agent, at most half an Interval (an agent's first
+	// round takes half an interval, so the matrix is complete one interval
+	// after the first start); negative starts them back to back.
+	StartSpread time.Duration
 	// StopTimeout bounds how long Stop waits for the agents to exit on
 	// their own before it kills them; default 10s.
 	StopTimeout time.Duration
@@ -87,6 +97,8 @@ type Lab struct {
 	agents []*agent // in Nodes order
 	spawn  *spawner
 	dbs    dbCache
+
+	timings Timings
 
 	mu      sync.Mutex
 	linkUp  map[string]bool // by host name
@@ -152,65 +164,6 @@ func (cfg *Config) check() error {
 	return nil
 }
 
-func (l *Lab) start(ctx context.Context) error {
-	if err := os.MkdirAll(l.cfg.Dir, 0o755); err != nil {
-		return fmt.Errorf("create dir: %w", err)
-	}
-	if _, err := os.Stat(l.master); err == nil {
-		return fmt.Errorf("%s exists: a lab needs a fresh directory", l.master)
-	}
-	n, err := emu.New(ctx, emu.Options{Prefix: l.cfg.Prefix, Logger: l.log})
-	if err != nil {
-		return err
-	}
-	l.net = n
-	for _, name := range l.HostNames() {
-		var addrs []netip.Prefix
-		for _, nd := range l.cfg.Nodes {
-			if nd.Name == name {
-				addrs = append(addrs, nd.Addr)
-			}
-		}
-		if _, err := n.AddHost(ctx, name, addrs...); err != nil {
-			return err
-		}
-		l.linkUp[name] = true
-	}
-	// A mesh of many hosts would overflow the kernel's shared ARP table.
-	if err := n.PinNeighbors(ctx); err != nil {
-		return err
-	}
-	if err := l.writeRegistry(ctx); err != nil {
-		return err
-	}
-	l.agents = newAgents(l.cfg)
-	if len(l.agents) == 0 {
-		return errors.New("no node runs an agent")
-	}
-	l.spawn = newSpawner()
-	for _, a := range l.agents {
-		if err := l.startAgent(a); err != nil {
-			return fmt.Errorf("start agent %s: %w", a.key, err)
-		}
-	}
-	l.log.Debug("lab started", "prefix", n.Prefix(), "hosts", len(l.linkUp), "agents", len(l.agents))
-	return nil
-}
-
-// writeRegistry creates master.db with the nodes in order, all allowed to run.
-func (l *Lab) writeRegistry(ctx context.Context) error {
-	reg, err := store.CreateRegistry(ctx, l.master)
-	if err != nil {
-		return err
-	}
-	defer reg.Close()
-	targets := make([]store.Target, len(l.cfg.Nodes))
-	for i, n := range l.cfg.Nodes {
-		targets[i] = store.Target{Address: n.Addr.Addr().String(), Name: n.Name, Stable: n.Stable, Run: true}
-	}
-	return reg.Replace(ctx, targets)
-}
-
 // Dir returns the directory of the databases and logs.
 func (l *Lab) Dir() string { return l.cfg.Dir }
 
@@ -233,8 +186,10 @@ func (l *Lab) Config() Config {
 // HostNames returns the distinct node names (one host each) in registry order.
 func (l *Lab) HostNames() []string {
 	var names []string
+	seen := map[string]bool{}
 	for _, n := range l.cfg.Nodes {
-		if !slices.Contains(names, n.Name) {
+		if !seen[n.Name] {
+			seen[n.Name] = true
 			names = append(names, n.Name)
 		}
 	}

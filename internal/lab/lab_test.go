@@ -42,15 +42,19 @@ func startLab(t *testing.T, specs ...string) *lab.Lab {
 }
 
 // startNodes starts a lab of nodes whose agents are this test binary acting
-// as pmonitor; it is closed when t ends.
-func startNodes(t *testing.T, nodes []lab.Node, interval, timeout time.Duration, level slog.Level) *lab.Lab {
+// as pmonitor; it is closed when t ends. Options change the configuration.
+func startNodes(t *testing.T, nodes []lab.Node, interval, timeout time.Duration, level slog.Level, opts ...func(*lab.Config)) *lab.Lab {
 	t.Helper()
 	testenv.RequireRoot(t)
-	l, err := lab.Start(t.Context(), lab.Config{
+	cfg := lab.Config{
 		Dir: t.TempDir(), Nodes: nodes, Interval: interval, Timeout: timeout,
 		Env:    []string{envRunCLI + "=1"},
 		Logger: slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: level})),
-	})
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	l, err := lab.Start(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,8 +189,19 @@ func checkGone(t *testing.T, prefix string) {
 	}
 }
 
+// TestCloseKillsAgents runs its two nodes on two bridges (one port each
+// and one for the trunk): they converge across the trunk, and Close
+// removes the trunk too.
 func TestCloseKillsAgents(t *testing.T) {
-	l := startLab(t, "x=10.78.0.1/24", "y=10.78.0.2/24")
+	nodes := []lab.Node{
+		{Name: "x", Addr: netip.MustParsePrefix("10.78.0.1/24"), Stable: true, Agent: true},
+		{Name: "y", Addr: netip.MustParsePrefix("10.78.0.2/24"), Stable: true, Agent: true},
+	}
+	l := startNodes(t, nodes, 500*time.Millisecond, 500*time.Millisecond, slog.LevelDebug,
+		func(c *lab.Config) { c.BridgePorts = 2 })
+	if got := l.Bridges(); len(got) != 2 {
+		t.Errorf("bridges %v, want two", got)
+	}
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	defer cancel()
 	if _, err := l.WaitFor(ctx, func(m lab.Matrix) bool { return m.Converged(2) }); err != nil {

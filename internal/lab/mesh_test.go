@@ -2,7 +2,6 @@ package lab_test
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"net/netip"
 	"testing"
@@ -16,12 +15,9 @@ import (
 // startMesh starts n nodes, all stable, each with an agent, on 10.78.0.0/16.
 func startMesh(t *testing.T, n int, interval, timeout time.Duration) *lab.Lab {
 	t.Helper()
-	var nodes []lab.Node
-	for i := 1; i <= n; i++ {
-		nodes = append(nodes, lab.Node{
-			Name: fmt.Sprintf("n%d", i), Addr: netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 78, 0, byte(i)}), 16),
-			Stable: true, Agent: true,
-		})
+	nodes, err := lab.MeshNodes(netip.MustParsePrefix("10.78.0.0/16"), n)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return startNodes(t, nodes, interval, timeout, slog.LevelInfo)
 }
@@ -133,4 +129,81 @@ func TestHeavyOneWayLoss(t *testing.T) {
 	} else {
 		t.Logf("failing pairs: %v", failing)
 	}
+}
+
+// TestHeavyMesh300 is the scaled lab in CI: 300 nodes, addresses past one
+// /24, spread over two bridges and the trunk between them (150 hosts per
+// bridge), every neighbour entry pinned, agents started spread out. Every
+// pair converges, a node cut on the second bridge is seen failing by every
+// agent, and the lab leaves nothing behind. The figures at this scale and
+// beyond come from tools/benchmesh.
+func TestHeavyMesh300(t *testing.T) {
+	testenv.Heavy(t)
+	testenv.RequireRoot(t)
+	const n = 300
+	interval, timeout := 10*time.Second, 2*time.Second
+	nodes, err := lab.MeshNodes(netip.MustParsePrefix("10.78.0.0/16"), n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := lab.Start(t.Context(), lab.Config{
+		Dir: t.TempDir(), Nodes: nodes, Interval: interval, Timeout: timeout, BridgePorts: 151,
+		Env: []string{envRunCLI + "=1"}, StopTimeout: 20 * time.Second,
+		Logger: slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelInfo})),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	if got := len(l.Bridges()); got != 2 {
+		t.Errorf("%d bridges, want 2 of 150 hosts", got)
+	}
+	tm := l.Timings()
+	t.Logf("hosts %v, neighbours %v, agents started over %v", tm.Hosts.Round(time.Millisecond),
+		tm.Neighbors.Round(time.Millisecond), tm.LastAgent.Sub(tm.FirstAgent).Round(time.Millisecond))
+	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Second)
+	defer cancel()
+
+	var complete time.Time
+	for {
+		at, ok, err := l.CompleteAt(ctx)
+		if err != nil {
+			t.Fatalf("converge: %v", err)
+		}
+		if ok {
+			complete = at
+			break
+		}
+		time.Sleep(500 * time.Millisecond) // polling databases: no event to wait for
+	}
+	t.Logf("%d pairs complete %v after the first agent started", n*(n-1), complete.Sub(tm.FirstAgent).Round(time.Millisecond))
+
+	victim := nodes[n-1] // 10.78.1.44, on the second bridge
+	if l.Host(victim.Name).Bridge() == l.Host("n1").Bridge() {
+		t.Errorf("%s and n1 share bridge %s", victim.Name, l.Host("n1").Bridge())
+	}
+	cutAt := time.Now()
+	if err := l.Cut(ctx, victim.Name); err != nil {
+		t.Fatal(err)
+	}
+	down := map[string]bool{}
+	for len(down) < n-1 {
+		evs, err := l.Events(ctx, cutAt)
+		if err != nil {
+			t.Fatalf("cut seen by %d of %d agents: %v", len(down), n-1, err)
+		}
+		for _, e := range evs {
+			if e.Address == victim.Addr.Addr().String() && !e.Up {
+				down[e.Agent] = true
+			}
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	t.Logf("cut of %s seen by all %d agents within %v", victim.Name, n-1, time.Since(cutAt).Round(time.Millisecond))
+
+	prefix := l.Prefix()
+	if _, err := l.Stop(ctx); err != nil {
+		t.Fatalf("stop: %v", err)
+	}
+	checkGone(t, prefix)
 }

@@ -130,11 +130,14 @@ func (l *Lab) Matrix(ctx context.Context) (Matrix, error) {
 
 // WaitFor reads the Matrix every 100 ms until cond accepts it and returns
 // that Matrix. It fails when ctx ends (with the last Matrix) or when an
-// agent exits before Stop (with the end of its log).
+// agent exits before Stop (with the end of its log). When reading the
+// matrix takes longer (a thousand agents, a million rows) it waits as long
+// as the last read took, so that it never takes more than half a core.
 func (l *Lab) WaitFor(ctx context.Context, cond func(Matrix) bool) (Matrix, error) {
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
+	timer := time.NewTimer(0)
+	defer timer.Stop()
 	for {
+		start := time.Now()
 		m, err := l.Matrix(ctx)
 		if err == nil && cond(m) {
 			return m, nil
@@ -142,10 +145,11 @@ func (l *Lab) WaitFor(ctx context.Context, cond func(Matrix) bool) (Matrix, erro
 		if err := l.earlyExit(); err != nil {
 			return m, err
 		}
+		timer.Reset(max(100*time.Millisecond, time.Since(start)))
 		select {
 		case <-ctx.Done():
 			return m, fmt.Errorf("lab: wait: %w (failing pairs: %s)", ctx.Err(), summarize(m.Failing(), 8))
-		case <-tick.C:
+		case <-timer.C:
 		}
 	}
 }

@@ -1,0 +1,135 @@
+package store
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// Notifier is implemented by registries that announce when they may have
+// changed, so that an agent calls Changed only then (and on a slow safety
+// poll) instead of several times a second.
+type Notifier interface {
+	// Changes returns a channel that receives a value soon after the
+	// registry may have changed: a commit by anyone (this process
+	// included), the file replaced or deleted. A value may come for
+	// nothing; Changed tells. An error means the registry cannot announce
+	// changes (no inotify instance left, say): poll Changed instead.
+	Changes() (<-chan struct{}, error)
+}
+
+// fileNotifier watches an SQLite database file and its write-ahead log
+// with inotify. In WAL mode every commit appends to the -wal file and a
+// checkpoint writes the database file, so together they see every change,
+// while readers (which touch only the -shm file) wake nobody. It watches the
+// two files, never their directory: a lab keeps a thousand working
+// databases and logs next to the registry, all written all the time.
+//
+// A watch ends when its file is deleted or replaced; the notifier then
+// signals, and the registry's next Changed reports ErrRegistryGone so that
+// the owner reopens it (with a new notifier).
+type fileNotifier struct {
+	path string
+	f    *os.File // the inotify instance, read through the runtime's poller
+	c    chan struct{}
+	done chan struct{} // closed when the reading goroutine has returned
+
+	mu  sync.Mutex
+	wal int // watch descriptor of the -wal file; -1 while it has none
+}
+
+// notifyMask: content changes, and the events that end a file's life
+// under this name (a rename over it changes its link count: IN_ATTRIB).
+const notifyMask = unix.IN_MODIFY | unix.IN_ATTRIB | unix.IN_DELETE_SELF | unix.IN_MOVE_SELF
+
+// newFileNotifier starts watching the database at path and its -wal file
+// (if there is none yet, it is watched once it appears: see refresh).
+func newFileNotifier(path string) (*fileNotifier, error) {
+	fd, err := unix.InotifyInit1(unix.IN_NONBLOCK | unix.IN_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("watch %s: inotify: %w (see fs.inotify.max_user_instances)", path, err)
+	}
+	n := &fileNotifier{path: path, f: os.NewFile(uintptr(fd), "inotify"), c: make(chan struct{}, 1), done: make(chan struct{}), wal: -1}
+	if _, err := unix.InotifyAddWatch(fd, path, notifyMask); err != nil {
+		n.f.Close()
+		return nil, fmt.Errorf("watch %s: %w", path, err)
+	}
+	n.refresh()
+	go n.read()
+	return n, nil
+}
+
+// refresh watches the -wal file if it is not watched yet and exists now.
+// The owner calls it on its safety poll; events on the database call it too.
+func (n *fileNotifier) refresh() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.wal >= 0 {
+		return
+	}
+	var wd int
+	err := n.withFd(func(fd int) (err error) {
+		wd, err = unix.InotifyAddWatch(fd, n.path+"-wal", notifyMask)
+		return err
+	})
+	if err == nil {
+		n.wal = wd
+	}
+}
+
+// withFd runs fn with the inotify descriptor, unless it is closed.
+func (n *fileNotifier) withFd(fn func(fd int) error) error {
+	rc, err := n.f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var ferr error
+	if err := rc.Control(func(fd uintptr) { ferr = fn(int(fd)) }); err != nil {
+		return err
+	}
+	return ferr
+}
+
+// read turns inotify events into signals on n.c until Close.
+func (n *fileNotifier) read() {
+	defer close(n.done)
+	buf := make([]byte, 64*(unix.SizeofInotifyEvent+unix.NAME_MAX+1))
+	for {
+		k, err := n.f.Read(buf)
+		if err != nil {
+			return // closed (errors.Is(err, os.ErrClosed)), or broken: the safety poll remains
+		}
+		walGone := false
+		for off := 0; off+unix.SizeofInotifyEvent <= k; {
+			wd := int(int32(binary.NativeEndian.Uint32(buf[off:])))
+			mask := binary.NativeEndian.Uint32(buf[off+4:])
+			off += unix.SizeofInotifyEvent + int(binary.NativeEndian.Uint32(buf[off+12:]))
+			n.mu.Lock()
+			if wd == n.wal && mask&(unix.IN_IGNORED|unix.IN_DELETE_SELF|unix.IN_MOVE_SELF) != 0 {
+				n.wal, walGone = -1, true // deleted when the last connection closed; watched again when back
+			}
+			n.mu.Unlock()
+		}
+		if !walGone {
+			n.refresh()
+		}
+		select {
+		case n.c <- struct{}{}:
+		default: // one pending signal says it all
+		}
+	}
+}
+
+// Close stops watching and waits for the reading goroutine.
+func (n *fileNotifier) Close() error {
+	err := n.f.Close()
+	<-n.done
+	if err != nil && !errors.Is(err, os.ErrClosed) {
+		return fmt.Errorf("stop watching %s: %w", n.path, err)
+	}
+	return nil
+}
