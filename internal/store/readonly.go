@@ -48,9 +48,11 @@ func ReadRegistry(ctx context.Context, path string) ([]Target, error) {
 		return nil, fmt.Errorf("read registry %s: %w", path, err)
 	}
 	cols := targetColumns
-	for _, c := range []string{"heartbeat", "pid"} {
-		if !have[c] {
-			cols = strings.Replace(cols, "COALESCE("+c+", 0)", "0", 1)
+	// Columns that migrations add are missing from a registry made by another
+	// program: read them as their defaults.
+	for _, c := range []struct{ name, fallback string }{{"heartbeat", "0"}, {"pid", "0"}, {"api_url", "''"}} {
+		if !have[c.name] {
+			cols = strings.Replace(cols, "COALESCE("+c.name+", "+c.fallback+")", c.fallback, 1)
 		}
 	}
 	ts, err := queryTargets(ctx, db, `SELECT `+cols+` FROM targets ORDER BY rowid`)
