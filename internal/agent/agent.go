@@ -131,19 +131,15 @@ func New(cfg Config) (*Agent, error) {
 func (a *Agent) Run(ctx context.Context) error {
 	defer close(a.stopped)
 	a.stats.started = a.cfg.Now()
-	reg, err := a.openRegistry(ctx)
-	if err != nil {
-		return nil // ctx ended while the registry was missing
+	reg, targets, err := a.initialTargets(ctx) // reg is nil when started on the cached list
+	if err != nil || (reg == nil && targets == nil) {
+		return err
 	}
 	defer func() {
 		if reg != nil {
 			reg.Close()
 		}
 	}()
-	targets, err := reg.Targets(ctx)
-	if err != nil {
-		return fmt.Errorf("agent: %w", err)
-	}
 	if me, ok := find(targets, a.cfg.Self); ok && !me.Run {
 		return ErrNotAllowed
 	}
@@ -198,6 +194,9 @@ func (a *Agent) start(ctx context.Context, reg store.Registry, targets []store.T
 	if err := a.applyTargets(ctx, targets); err != nil {
 		return err
 	}
+	if reg == nil {
+		return nil // the watcher registers once the registry answers
+	}
 	if err := reg.SetRunning(ctx, a.cfg.Self.String(), true, os.Getpid()); err != nil && !errors.Is(err, store.ErrUnknownTarget) {
 		a.log.Warn("set running flag", "err", err)
 	}
@@ -230,6 +229,7 @@ func (a *Agent) applyTargets(ctx context.Context, targets []store.Target) error 
 	if err := a.cfg.Working.SyncTargets(ctx, want); err != nil {
 		return fmt.Errorf("agent: %w", err)
 	}
+	a.saveCache(ctx, targets)
 	states, err := a.cfg.Working.States(ctx)
 	if err != nil {
 		return fmt.Errorf("agent: %w", err)

@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/pmonitor/pmonitor/internal/store"
 )
 
 func cmdAgents() *command {
@@ -24,11 +23,12 @@ Example:
 	c.run = func(ctx context.Context, e *env, args []string) error {
 		fs := newFlags(c, e)
 		asJSON := fs.Bool("json", false, "print JSON")
+		rf := addRegistryFlags(fs)
 		pos, err := fs.parse(args, 1, 1)
 		if err != nil {
 			return err
 		}
-		reg, err := store.OpenRegistry(ctx, pos[0])
+		reg, err := rf.open(ctx, pos[0])
 		if err != nil {
 			return err
 		}

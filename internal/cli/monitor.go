@@ -15,6 +15,7 @@ import (
 	"github.com/pmonitor/pmonitor/internal/agent"
 	"github.com/pmonitor/pmonitor/internal/httpserve"
 	"github.com/pmonitor/pmonitor/internal/probe"
+	"github.com/pmonitor/pmonitor/internal/resultapi"
 	"github.com/pmonitor/pmonitor/internal/store"
 )
 
@@ -41,6 +42,10 @@ Example:
 		logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 		logFormat := fs.String("log-format", "text", "text or json")
 		cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file (for performance work)")
+		rf := addRegistryFlags(fs)
+		leaseTTL := fs.Duration("lease-ttl", 10*time.Second, "etcd MASTER_DB: the agent's liveness key disappears this long after the agent died")
+		tokenFile := fs.String("api-token-file", "", "require this bearer token (first line of the file) on GET /api/v1/working.db")
+		advertise := fs.String("advertise-url", "", "URL of --listen published in an etcd registry (default http://SRC_ADDRESS:PORT for a wildcard listen address)")
 		pos, err := fs.parse(args, 3, 3)
 		if err != nil {
 			return err
@@ -74,10 +79,11 @@ Example:
 		}
 		defer working.Close()
 		master := pos[0]
+		rf.opts.TTL, rf.opts.Logger = *leaseTTL, log
 		a, err := agent.New(agent.Config{
 			Self: self,
 			OpenRegistry: func(ctx context.Context) (store.Registry, error) {
-				return store.OpenRegistry(ctx, master)
+				return rf.open(ctx, master)
 			},
 			Working: working, Prober: engine,
 			Interval: *interval, Timeout: *timeout, Retention: *retention,
@@ -87,12 +93,19 @@ Example:
 			return err
 		}
 		if *listen != "" {
-			stop, addr, err := httpserve.Start(*listen, a.Handler(), log)
+			token, err := resultapi.ReadToken(*tokenFile)
+			if err != nil {
+				return setupError(fmt.Errorf("monitor: %w", err))
+			}
+			stop, addr, err := httpserve.Start(*listen, withWorkingDB(a.Handler(), pos[1], token, log), log)
 			if err != nil {
 				return setupError(fmt.Errorf("monitor: %w", err))
 			}
 			defer stop()
 			log.Info("serving HTTP", "addr", addr)
+			if rf.opts.APIURL, err = advertisedURL(*advertise, addr, self); err != nil {
+				return err
+			}
 		}
 		err = a.Run(ctx)
 		if errors.Is(err, agent.ErrNotAllowed) {

@@ -1,0 +1,60 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/pmonitor/pmonitor/internal/store"
+)
+
+// initialTargets opens the registry and reads its targets. When the
+// registry cannot be reached but the working database holds the list this
+// agent last applied (registry_cache), the agent starts on that list with
+// no registry (nil): a partition is what it exists to measure, and the
+// watcher keeps trying to reach the registry. Without a cached list it
+// waits for the registry as before. (nil, nil, nil) means ctx ended.
+func (a *Agent) initialTargets(ctx context.Context) (store.Registry, []store.Target, error) {
+	cached, err := a.cfg.Working.RegistryCache(ctx)
+	if err != nil {
+		a.log.Warn("read the cached registry list", "err", err)
+		cached = nil
+	}
+	if len(cached) == 0 {
+		reg, err := a.openRegistry(ctx)
+		if err != nil {
+			return nil, nil, nil // ctx ended while the registry was missing
+		}
+		ts, err := reg.Targets(ctx)
+		if err != nil {
+			reg.Close()
+			return nil, nil, fmt.Errorf("agent: %w", err)
+		}
+		return reg, ts, nil
+	}
+	reg, err := a.cfg.OpenRegistry(ctx)
+	if err == nil {
+		ts, terr := reg.Targets(ctx)
+		if terr == nil {
+			return reg, ts, nil
+		}
+		reg.Close()
+		err = terr
+	}
+	if ctx.Err() != nil {
+		return nil, nil, nil
+	}
+	a.mu.Lock()
+	a.regErr = err.Error()
+	a.stats.registryErrors++
+	a.mu.Unlock()
+	a.log.Warn("registry unavailable; probing the cached target list", "err", err, "targets", len(cached))
+	return nil, cached, nil
+}
+
+// saveCache keeps the registry's list in the working database for the
+// next start without a registry; failing to is not fatal.
+func (a *Agent) saveCache(ctx context.Context, targets []store.Target) {
+	if err := a.cfg.Working.SaveRegistryCache(ctx, targets); err != nil {
+		a.log.Warn("save the registry list in the working db", "err", err)
+	}
+}
