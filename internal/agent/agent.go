@@ -249,6 +249,7 @@ func (a *Agent) applyTargets(ctx context.Context, targets []store.Target) error 
 	a.pacer.setOrder(order)
 	a.mu.Unlock()
 	a.applied = want
+	a.log.Debug("targets applied", "targets", len(order))
 	select {
 	case a.kickProbe <- struct{}{}:
 	default:

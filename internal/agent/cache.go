@@ -3,9 +3,14 @@ package agent
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/pmonitor/pmonitor/internal/store"
 )
+
+// cachedStartWait bounds the first attempt to reach the registry when a
+// cached list exists.
+const cachedStartWait = 2 * time.Second
 
 // initialTargets opens the registry and reads its targets. When the
 // registry cannot be reached but the working database holds the list this
@@ -31,9 +36,13 @@ func (a *Agent) initialTargets(ctx context.Context) (store.Registry, []store.Tar
 		}
 		return reg, ts, nil
 	}
-	reg, err := a.cfg.OpenRegistry(ctx)
+	// With a list to fall back on, a partition must not delay probing
+	// by more than a moment.
+	octx, cancel := context.WithTimeout(ctx, cachedStartWait)
+	defer cancel()
+	reg, err := a.cfg.OpenRegistry(octx)
 	if err == nil {
-		ts, terr := reg.Targets(ctx)
+		ts, terr := reg.Targets(octx)
 		if terr == nil {
 			return reg, ts, nil
 		}
