@@ -128,10 +128,10 @@ func Open(ctx context.Context, cfg Config) (*Registry, error) {
 		Endpoints:   cfg.Endpoints,
 		DialTimeout: cfg.OpTimeout,
 		// gRPC keep-alives notice a silently dropped connection (a
-		// partition) in seconds rather than at the TCP timeout.
-		DialKeepAliveTime:    2 * time.Second,
-		DialKeepAliveTimeout: 2 * time.Second,
-		PermitWithoutStream:  true,
+		// partition) in seconds rather than at the TCP timeout; etcd
+		// refuses pings more often than every 5 s (too_many_pings).
+		DialKeepAliveTime:    10 * time.Second,
+		DialKeepAliveTimeout: 5 * time.Second,
 		TLS:                  cfg.TLS,
 		Username:             cfg.Username,
 		Password:             cfg.Password,

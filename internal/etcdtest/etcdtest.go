@@ -32,9 +32,9 @@ type Cluster struct {
 	token   string
 	Members []*Member
 
-	// Wrap, when set, turns a member's command line into the one to run
-	// (for instance inside a network namespace). Set it before Start.
-	Wrap func(m *Member, argv []string) []string
+	// Command, when set, makes the Cmd that runs a member's command line
+	// (for instance inside a network namespace: emu's Host.Command).
+	Command func(m *Member, argv []string) *exec.Cmd
 }
 
 // Member is one etcd process.
@@ -140,16 +140,19 @@ func (c *Cluster) spawn(i int, state string) {
 		"--heartbeat-interval", "50", "--election-timeout", "500",
 		"--logger", "zap", "--log-level", "error",
 	}
-	if c.Wrap != nil {
-		argv = c.Wrap(m, argv)
-	}
 	logf, err := os.OpenFile(filepath.Join(c.dir, m.Name+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		c.t.Fatal(err)
 	}
 	cmd := exec.Command(argv[0], argv[1:]...)
+	if c.Command != nil {
+		cmd = c.Command(m, argv)
+	}
 	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	// No Pdeathsig: it fires when the OS thread that started the member
+	// exits, which Go does with threads locked for namespace work. Close
+	// (a t.Cleanup) kills the members.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		logf.Close()
 		c.t.Fatalf("etcdtest: start %s: %v", m.Name, err)
