@@ -4,7 +4,7 @@ PKGS      ?= ./...
 BIN       ?= bin/pmonitor
 STATICCHECK_VERSION ?= v0.8.2
 
-.PHONY: all build test test-short lint bench bench-probe bench-agent bench-mesh demo clean
+.PHONY: all build test test-short lint bench bench-probe bench-agent bench-mesh bench-etcd demo clean
 
 all: build
 
@@ -40,6 +40,9 @@ bench-agent:
 
 bench-mesh:
 	$(GO) run ./tools/benchmesh -nodes 100 -interval 10s
+
+bench-etcd:
+	$(GO) run ./tools/benchetcd -agents 200 -edits 20 -idle 30s
 
 demo: build
 	$(BIN) demo
