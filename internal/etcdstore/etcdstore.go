@@ -104,8 +104,10 @@ type Registry struct {
 
 var _ store.Registry = (*Registry)(nil)
 
-// Open connects to the cluster. It does not wait for it: the first request
-// reports an unreachable cluster, so an agent can start on its cached list.
+// Open connects to the cluster. Without authentication it does not wait
+// for it: the first request reports an unreachable cluster. With a user it
+// authenticates first, so an unreachable cluster fails Open after
+// OpTimeout. Either way an agent then starts on its cached list.
 func Open(ctx context.Context, cfg Config) (*Registry, error) {
 	if len(cfg.Endpoints) == 0 {
 		return nil, errors.New("etcd registry: no endpoints")

@@ -25,7 +25,7 @@ func TestOpenSelectsBackend(t *testing.T) {
 		t.Errorf("Create(%s) = %T", path, r)
 	}
 	r.Close()
-	r, err = Open(ctx, "etcd://127.0.0.1:1/x", Options{User: "u:p"}) // no connection until used
+	r, err = Open(ctx, "etcd://127.0.0.1:1/x", Options{}) // no connection until used (without auth)
 	if err != nil {
 		t.Fatal(err)
 	}
