@@ -4,7 +4,7 @@ PKGS      ?= ./...
 BIN       ?= bin/pmonitor
 STATICCHECK_VERSION ?= v0.8.2
 
-.PHONY: all build test test-short lint bench bench-probe bench-agent bench-mesh bench-mesh-250 bench-idle bench-serve demo clean
+.PHONY: all build test test-short lint bench bench-probe bench-agent bench-mesh bench-mesh-250 bench-idle bench-serve bench-etcd demo clean
 
 all: build
 
@@ -66,6 +66,9 @@ web-vendor:
 	cp $(WEBVENDOR)/node_modules/uplot/LICENSE $(VENDOR)/uPlot.LICENSE
 	printf 'uplot %s from npm (tools/webvendor/package-lock.json), refreshed by make web-vendor\n' \
 		"$$(node -p 'require("./$(WEBVENDOR)/node_modules/uplot/package.json").version')" > $(VENDOR)/VERSION
+
+bench-etcd:
+	$(GO) run ./tools/benchetcd -agents 200 -edits 20 -idle 30s
 
 demo: build
 	$(BIN) demo

@@ -39,6 +39,8 @@ type WorkingDB interface {
 	Write(ctx context.Context, b store.Batch) error
 	Prune(ctx context.Context, before time.Time) (int64, error)
 	SetStopped(ctx context.Context, now time.Time) error
+	SaveRegistryCache(ctx context.Context, targets []store.Target) error
+	RegistryCache(ctx context.Context) ([]store.Target, error)
 }
 
 // Config describes one agent. Self, OpenRegistry, Working and Prober are
@@ -163,26 +165,25 @@ func New(cfg Config) (*Agent, error) {
 func (a *Agent) Run(ctx context.Context) error {
 	defer close(a.stopped)
 	a.stats.lastSend.Store(a.cfg.Now().UnixNano())
-	reg, err := a.openRegistry(ctx)
-	if err != nil {
-		return nil // ctx ended while the registry was missing
+	reg, targets, err := a.initialTargets(ctx) // reg is nil when started on the cached list
+	if err != nil || (reg == nil && targets == nil) {
+		return err
 	}
 	defer func() {
 		if reg != nil {
 			reg.Close()
 		}
 	}()
-	targets, err := reg.Targets(ctx)
-	if err != nil {
-		return fmt.Errorf("agent: %w", err)
-	}
 	if me, ok := find(targets, a.cfg.Self); ok {
 		if !me.Run {
 			return ErrNotAllowed
 		}
 		// Fresh: within a few registry heartbeats of this agent's own period.
-		if err := aliveElsewhere(me, a.cfg.Now(), 3*a.cfg.Heartbeat); err != nil {
-			return err
+		// A cached list says nothing about who runs now.
+		if reg != nil {
+			if err := aliveElsewhere(me, a.cfg.Now(), 3*a.cfg.Heartbeat); err != nil {
+				return err
+			}
 		}
 	}
 	if err := a.start(ctx, reg, targets); err != nil {
@@ -245,6 +246,9 @@ func (a *Agent) start(ctx context.Context, reg store.Registry, targets []store.T
 	if err := a.applyTargets(ctx, targets); err != nil {
 		return err
 	}
+	if reg == nil {
+		return nil // the watcher registers once the registry answers
+	}
 	if err := reg.SetRunning(ctx, a.cfg.Self.String(), true, os.Getpid(), now); err != nil && !errors.Is(err, store.ErrUnknownTarget) {
 		a.log.Warn("set running flag", "err", err)
 	}
@@ -282,6 +286,7 @@ func (a *Agent) applyTargets(ctx context.Context, targets []store.Target) error 
 	if err := a.cfg.Working.SyncTargets(ctx, want); err != nil {
 		return fmt.Errorf("agent: %w", err)
 	}
+	a.saveCache(ctx, targets)
 	states, err := a.cfg.Working.States(ctx)
 	if err != nil {
 		return fmt.Errorf("agent: %w", err)
@@ -305,6 +310,7 @@ func (a *Agent) applyTargets(ctx context.Context, targets []store.Target) error 
 	a.pacer.setOrder(order)
 	a.pacerMu.Unlock()
 	a.applied = want
+	a.log.Debug("targets applied", "targets", len(order))
 	select {
 	case a.kickProbe <- struct{}{}:
 	default:

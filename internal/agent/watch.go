@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"errors"
+	"os"
 	"time"
 
 	"github.com/pmonitor/pmonitor/internal/store"
@@ -18,21 +19,29 @@ const maxBackoff = 5 * time.Second
 // While the registry is missing, locked or unreadable the agent keeps
 // probing the last known list and retries with backoff.
 type watcher struct {
-	a       *Agent
-	reg     store.Registry // nil while unavailable
-	backoff time.Duration
-	retryAt time.Time
-	lastHB  time.Time
+	a        *Agent
+	reg      store.Registry // nil while unavailable
+	register bool           // reg was (re)opened: set running once it answers
+	backoff  time.Duration
+	retryAt  time.Time
+	lastHB   time.Time
 }
 
 func (w *watcher) loop(ctx context.Context) error {
 	tick := time.NewTicker(w.a.cfg.Watch)
 	defer tick.Stop()
 	for {
+		// A registry that pushes its changes (etcd) wakes the loop at
+		// once; the tick still runs for heartbeats and retries.
+		var notify <-chan struct{}
+		if n, ok := w.reg.(store.Watcher); ok {
+			notify = n.Notify()
+		}
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-tick.C:
+		case <-notify:
 		}
 		if err := w.poll(ctx); err != nil {
 			if errors.Is(err, errStopRequested) {
@@ -58,13 +67,22 @@ func (w *watcher) poll(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		w.reg = reg
+		w.reg, w.register = reg, true
 	}
 	changed, err := w.reg.Changed(ctx)
 	if err != nil {
 		return err
 	}
 	w.recovered() // it answered: before acting on what it says
+	if w.register {
+		// A reopened registry (after an outage, or a start on the cached
+		// list) has not seen this agent: set running again (in etcd, a new
+		// lease) and re-read everything changed meanwhile.
+		if err := w.reg.SetRunning(ctx, a.cfg.Self.String(), true, os.Getpid(), a.cfg.Now()); err != nil && !errors.Is(err, store.ErrUnknownTarget) {
+			return err
+		}
+		w.register, changed = false, true
+	}
 	if changed {
 		targets, err := w.reg.Targets(ctx)
 		if err != nil {

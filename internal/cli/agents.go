@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"strconv"
 	"time"
-
-	"github.com/pmonitor/pmonitor/internal/store"
 )
 
 func cmdAgents() *command {
@@ -24,11 +22,12 @@ Example:
 	c.run = func(ctx context.Context, e *env, args []string) error {
 		fs := newFlags(c, e)
 		asJSON := fs.Bool("json", false, "print JSON")
+		rf := addRegistryFlags(fs)
 		pos, err := fs.parse(args, 1, 1)
 		if err != nil {
 			return err
 		}
-		ts, err := store.ReadRegistry(ctx, pos[0])
+		ts, err := rf.readTargets(ctx, pos[0])
 		if err != nil {
 			return err
 		}

@@ -159,10 +159,9 @@ func TestAdvertisedURL(t *testing.T) {
 		{"0.0.0.0:9310", "http://10.0.0.7:9310"},
 		{"[::]:9310", "http://10.0.0.7:9310"},
 		{"[::1]:80", "http://[::1]:80"},
-		{"garbage", ""},
 	} {
-		if got := advertisedURL(tc.bound, self); got != tc.want {
-			t.Errorf("advertisedURL(%q) = %q, want %q", tc.bound, got, tc.want)
+		if got, err := advertisedURL("", tc.bound, self); err != nil || got != tc.want {
+			t.Errorf("advertisedURL(%q) = %q, %v; want %q", tc.bound, got, err, tc.want)
 		}
 	}
 }

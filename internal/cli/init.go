@@ -24,6 +24,7 @@ Example:
 	c.run = func(ctx context.Context, e *env, args []string) error {
 		fs := newFlags(c, e)
 		asJSON := fs.Bool("json", false, "print the result as JSON")
+		rf := addRegistryFlags(fs)
 		pos, err := fs.parse(args, 2, 2)
 		if err != nil {
 			return err
@@ -34,7 +35,7 @@ Example:
 		if err != nil {
 			return dataError(err)
 		}
-		reg, err := store.CreateRegistry(ctx, pos[0])
+		reg, err := rf.create(ctx, pos[0])
 		if err != nil {
 			return err
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/pmonitor/pmonitor/internal/agent"
 	"github.com/pmonitor/pmonitor/internal/httpserve"
 	"github.com/pmonitor/pmonitor/internal/probe"
+	"github.com/pmonitor/pmonitor/internal/resultapi"
 	"github.com/pmonitor/pmonitor/internal/store"
 )
 
@@ -58,6 +59,10 @@ Example:
 		logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 		logFormat := fs.String("log-format", "text", "text or json")
 		cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file (for performance work)")
+		rf := addRegistryFlags(fs)
+		leaseTTL := fs.Duration("lease-ttl", 10*time.Second, "etcd MASTER_DB: the agent's liveness key disappears this long after the agent died")
+		tokenFile := fs.String("api-token-file", "", "require this bearer token (first line of the file) on GET /api/v1/working.db")
+		advertise := fs.String("advertise-url", "", "URL of --listen published in an etcd registry (default http://SRC_ADDRESS:PORT for a wildcard listen address)")
 		pos, err := fs.parse(args, 3, 3)
 		if err != nil {
 			return err
@@ -107,10 +112,11 @@ Example:
 		}
 		defer working.Close()
 		master := pos[0]
+		rf.opts.TTL, rf.opts.Logger = *leaseTTL, log
 		cfg := agent.Config{
 			Self: self,
 			OpenRegistry: func(ctx context.Context) (store.Registry, error) {
-				return store.OpenRegistry(ctx, master)
+				return rf.open(ctx, master)
 			},
 			Working: working, Prober: engine,
 			Interval: *interval, Timeout: *timeout, Retention: *retention,
@@ -123,7 +129,11 @@ Example:
 			if ln, err = net.Listen("tcp", *listen); err != nil {
 				return setupError(fmt.Errorf("monitor: listen %s: %w", *listen, err))
 			}
-			cfg.APIURL = advertisedURL(ln.Addr().String(), self)
+			if cfg.APIURL, err = advertisedURL(*advertise, ln.Addr().String(), self); err != nil {
+				ln.Close()
+				return err
+			}
+			rf.opts.APIURL = cfg.APIURL // etcd keeps it on the agent's lease
 		}
 		a, err := agent.New(cfg)
 		if err != nil {
@@ -133,7 +143,12 @@ Example:
 			return err
 		}
 		if ln != nil {
-			stop := httpserve.Serve(ln, a.Handler(), log)
+			token, err := resultapi.ReadToken(*tokenFile)
+			if err != nil {
+				ln.Close()
+				return setupError(fmt.Errorf("monitor: %w", err))
+			}
+			stop := httpserve.Serve(ln, withWorkingDB(a.Handler(), pos[1], token, log), log)
 			defer stop()
 			log.Info("serving HTTP", "addr", ln.Addr().String(), "url", cfg.APIURL)
 		}
@@ -153,17 +168,6 @@ Example:
 // advertisedURL is the agent's API URL for others to reach: the bound
 // address, with an unspecified host (0.0.0.0, ::) replaced by the agent's
 // own address.
-func advertisedURL(bound string, self netip.Addr) string {
-	host, port, err := net.SplitHostPort(bound)
-	if err != nil {
-		return ""
-	}
-	if a, err := netip.ParseAddr(host); err == nil && a.IsUnspecified() {
-		host = self.String()
-	}
-	return "http://" + net.JoinHostPort(host, port)
-}
-
 // localAddress parses s and checks that it is an address of this host (in
 // this network namespace): probes must be able to leave from it.
 func localAddress(s string) (netip.Addr, error) {

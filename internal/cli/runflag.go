@@ -23,11 +23,12 @@ func runFlagCommand(name string, run bool) *command {
 	}
 	c.run = func(ctx context.Context, e *env, args []string) error {
 		fs := newFlags(c, e)
+		rf := addRegistryFlags(fs)
 		pos, err := fs.parse(args, 2, 2)
 		if err != nil {
 			return err
 		}
-		reg, err := store.OpenRegistry(ctx, pos[0])
+		reg, err := rf.open(ctx, pos[0])
 		if err != nil {
 			return err
 		}

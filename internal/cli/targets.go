@@ -29,6 +29,7 @@ Examples:
 	c.run = func(ctx context.Context, e *env, args []string) error {
 		fs := newFlags(c, e)
 		asJSON := fs.Bool("json", false, "list: print JSON")
+		rf := addRegistryFlags(fs)
 		unstable := fs.Bool("unstable", false, "add: the target is not expected to always answer (stable = FALSE)")
 		pos, err := fs.parse(args, 2, -1)
 		if err != nil {
@@ -53,13 +54,13 @@ Examples:
 		}
 		if sub == "list" {
 			// Read-only: never migrates or converts a registry to WAL.
-			ts, err := store.ReadRegistry(ctx, path)
+			ts, err := rf.readTargets(ctx, path)
 			if err != nil {
 				return err
 			}
 			return printTargets(e, ts, *asJSON)
 		}
-		reg, err := store.OpenRegistry(ctx, path)
+		reg, err := rf.open(ctx, path)
 		if err != nil {
 			return err
 		}

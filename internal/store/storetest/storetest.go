@@ -160,8 +160,10 @@ func Run(t *testing.T, open func(t *testing.T) store.Registry) {
 	})
 
 	t.Run("APIURL", func(t *testing.T) {
+		// A running agent advertises where it serves its API.
 		r := open(t)
 		must(t, r.Replace(ctx, seed))
+		must(t, r.SetRunning(ctx, "127.0.0.1", true, 4242, time.Now()))
 		must(t, r.SetAPIURL(ctx, "127.0.0.1", "http://127.0.0.1:9310"))
 		h1, err := r.Lookup(ctx, "127.0.0.1")
 		must(t, err)

@@ -1,0 +1,304 @@
+package etcdtest_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/pmonitor/pmonitor/internal/cli"
+	"github.com/pmonitor/pmonitor/internal/emu"
+	"github.com/pmonitor/pmonitor/internal/emu/emutest"
+	"github.com/pmonitor/pmonitor/internal/etcdstore"
+	"github.com/pmonitor/pmonitor/internal/etcdtest"
+	"github.com/pmonitor/pmonitor/internal/store"
+	"github.com/pmonitor/pmonitor/internal/testenv"
+)
+
+// leaseTTL is the agents' --lease-ttl in the cluster tests.
+const leaseTTL = 2 * time.Second
+
+// editBound is the bound on edit-to-every-agent latency (p99).
+const editBound = time.Second
+
+// mesh is three etcd members and n agents, each in its own emulated host
+// on one bridge; the test process reaches them through an address of its
+// own on the bridge.
+type mesh struct {
+	net     *emu.Network
+	cluster *etcdtest.Cluster
+	url     string
+	reg     *etcdstore.Registry // the orchestrator's handle
+	etcd    []netip.Addr
+	agents  []*agentProc
+	subnet  int
+}
+
+func (m *mesh) addr(host, i int) netip.Addr {
+	return netip.AddrFrom4([4]byte{10, byte(m.subnet), byte(host), byte(i)})
+}
+
+func newMesh(t *testing.T, nAgents int) *mesh {
+	t.Helper()
+	testenv.RequireRoot(t)
+	testenv.RequireCommand(t, etcdtest.Binary, "etcd-server")
+	ctx := context.Background()
+	m := &mesh{net: emutest.New(t, emu.Options{}), subnet: 200 + rand.IntN(50)}
+	br, err := netlink.LinkByName(m.net.Bridge())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The bridge is this test's: an address on it puts the test process on
+	// the emulated segment (removed with the bridge).
+	own := netip.PrefixFrom(m.addr(255, 254), 16)
+	if err := netlink.AddrAdd(br, &netlink.Addr{IPNet: prefixNet(own)}); err != nil {
+		t.Fatal(err)
+	}
+
+	m.cluster = etcdtest.New(t, 3)
+	hosts := map[string]*emu.Host{}
+	for i, mb := range m.cluster.Members {
+		a := m.addr(0, i+1)
+		h, err := m.net.AddHost(ctx, "e"+fmt.Sprint(i), netip.PrefixFrom(a, 16))
+		if err != nil {
+			t.Fatal(err)
+		}
+		hosts[mb.Name] = h
+		m.etcd = append(m.etcd, a)
+		m.cluster.SetAddresses(i, a.String())
+	}
+	m.cluster.Command = func(mb *etcdtest.Member, argv []string) *exec.Cmd {
+		return hosts[mb.Name].Command(context.Background(), argv[0], argv[1:]...)
+	}
+	m.cluster.StartAll()
+	m.url = m.cluster.URL("/mesh")
+	eps, prefix, _ := etcdstore.ParseURL(m.url)
+	m.reg, err = etcdstore.Open(ctx, etcdstore.Config{Endpoints: eps, Prefix: prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.reg.Close() })
+
+	var targets []store.Target
+	for i := range nAgents {
+		targets = append(targets, store.Target{Address: m.addr(1, i+1).String(), Name: fmt.Sprintf("a%d", i), Stable: true, Run: true})
+	}
+	if err := m.reg.Replace(ctx, targets); err != nil {
+		t.Fatal(err)
+	}
+	for i, tg := range targets {
+		h, err := m.net.AddHost(ctx, tg.Name, netip.PrefixFrom(m.addr(1, i+1), 16))
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir := filepath.Join(t.TempDir(), tg.Name) // a private directory per agent
+		p := newAgentProc(h, tg.Address, t.TempDir(), []string{m.url, filepath.Join(dir, "..", "work.db"), tg.Address,
+			"--interval", "1s", "--timeout", "1s", "--lease-ttl", leaseTTL.String(),
+			"--listen", "0.0.0.0:9310", "--log-level", "debug", "--log-format", "json"})
+		p.args[1] = filepath.Join(p.Dir, "work.db")
+		m.agents = append(m.agents, p)
+		t.Cleanup(p.kill)
+	}
+	start := time.Now()
+	for _, p := range m.agents {
+		p.start(t)
+	}
+	ds := latencies(t, m.agents, start, 60*time.Second, applied(nAgents-1))
+	t.Logf("%d agents converged (applied %d targets): %s after start", nAgents, nAgents-1, figure(ds))
+	m.awaitRunning(t, nAgents, 30*time.Second)
+	return m
+}
+
+func prefixNet(p netip.Prefix) *netipNet { return toIPNet(p) }
+
+// awaitRunning waits until n agents hold a liveness key.
+func (m *mesh) awaitRunning(t *testing.T, n int, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		as, err := m.reg.Agents(context.Background())
+		if err == nil && len(as) == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d agents registered after %v, want %d (err %v)", len(as), within, n, err)
+		}
+		time.Sleep(100 * time.Millisecond) // leases of other processes: nothing to wait on here
+	}
+}
+
+// edit applies one target edit and returns when every agent in ps applied it.
+func (m *mesh) edit(t *testing.T, ps []*agentProc, add bool, want int) []time.Duration {
+	t.Helper()
+	ctx := context.Background()
+	extra := m.addr(0, 1).String() // an etcd host: it answers pings
+	since := time.Now()
+	var err error
+	if add {
+		err = m.reg.Add(ctx, store.Target{Address: extra, Name: "extra", Stable: true, Run: true})
+	} else {
+		err = m.reg.Remove(ctx, extra)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return latencies(t, ps, since, 30*time.Second, applied(want))
+}
+
+// editRounds adds and removes a target rounds times and checks p99.
+func (m *mesh) editRounds(t *testing.T, what string, ps []*agentProc, rounds int) {
+	t.Helper()
+	n := len(m.agents) - 1
+	var all []time.Duration
+	for range rounds {
+		all = append(all, m.edit(t, ps, true, n+1)...)
+		all = append(all, m.edit(t, ps, false, n)...)
+	}
+	t.Logf("%s: edit to every agent: %s", what, figure(all))
+	if p99 := quantile(all, 0.99); p99 > editBound {
+		t.Errorf("%s: edit latency p99 %v > %v", what, p99, editBound)
+	}
+}
+
+func (m *mesh) pmonitor(t *testing.T, args ...string) (string, int) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := cli.Run(context.Background(), args, &out, &errb)
+	return out.String() + errb.String(), code
+}
+
+// TestHeavyEtcdCluster runs the scenarios on three etcd members and
+// twenty agents, every one in its own emulated host.
+func TestHeavyEtcdCluster(t *testing.T) {
+	testenv.Heavy(t)
+	ctx := context.Background()
+	m := newMesh(t, 20)
+	n := len(m.agents)
+
+	t.Run("EditsAndStop", func(t *testing.T) {
+		m.editRounds(t, "healthy cluster", m.agents, 3)
+		p := m.agents[3]
+		t0 := time.Now()
+		if err := m.reg.SetRun(ctx, p.Addr, false); err != nil {
+			t.Fatal(err)
+		}
+		e, ok := p.await(t0, 10*time.Second, func(e event) bool { return strings.Contains(e.Msg, "stopped by the registry") })
+		if !ok {
+			t.Fatal("agent did not stop on run = false")
+		}
+		t.Logf("stop via run reached the agent in %v", e.At.Sub(t0).Round(time.Millisecond))
+		if d := e.At.Sub(t0); d > editBound {
+			t.Errorf("stop took %v > %v", d, editBound)
+		}
+		if err := m.reg.SetRun(ctx, p.Addr, true); err != nil {
+			t.Fatal(err)
+		}
+		p.start(t)
+		m.awaitRunning(t, n, 10*time.Second)
+	})
+
+	t.Run("KillOneMember", func(t *testing.T) {
+		m.cluster.Kill(0)
+		m.agents[0].awaitProbing(t, 2*(n-1), 10*time.Second)
+		m.editRounds(t, "one member killed", m.agents, 2)
+		if out, code := m.pmonitor(t, "agents", m.url); code != 0 || strings.Count(out, " yes ") < n {
+			t.Errorf("agents with one member down: exit %d\n%s", code, out)
+		}
+		m.cluster.Restart(0)
+	})
+
+	t.Run("CutOneAgent", func(t *testing.T) {
+		p, h := m.agents[5], m.net.Host("a5")
+		w := m.reg.Client().Watch(ctx, "/mesh/agents/"+p.Addr)
+		t0 := time.Now()
+		if err := h.Drop(ctx, emu.Both, m.etcd...); err != nil {
+			t.Fatal(err)
+		}
+		for resp := range w {
+			if len(resp.Events) > 0 && resp.Events[0].Type == clientv3.EventTypeDelete {
+				break
+			}
+		}
+		expired := time.Since(t0)
+		t.Logf("cut agent's liveness key expired %v after the cut (TTL %v)", expired.Round(time.Millisecond), leaseTTL)
+		if expired > leaseTTL+time.Second { // the server checks expiries every 500 ms
+			t.Errorf("liveness key expired %v after the cut, TTL %v", expired, leaseTTL)
+		}
+		p.awaitProbing(t, 2*(n-1), 10*time.Second)
+		others := append(append([]*agentProc{}, m.agents[:5]...), m.agents[6:]...)
+		if ds := m.edit(t, others, true, n); quantile(ds, 0.99) > editBound {
+			t.Errorf("edit during the cut: %s", figure(ds))
+		}
+		healed := time.Now()
+		if err := h.ClearDrops(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := p.await(healed, 30*time.Second, applied(n)); !ok {
+			t.Fatal("the edit made during the cut never reached the healed agent")
+		}
+		m.awaitRunning(t, n, 30*time.Second)
+		t.Logf("healed agent re-registered and caught up %v after the heal", time.Since(healed).Round(time.Millisecond))
+		m.edit(t, m.agents, false, n-1)
+	})
+
+	t.Run("StopAllMembers", func(t *testing.T) {
+		for i := range m.cluster.Members {
+			m.cluster.Stop(i)
+		}
+		for _, p := range m.agents[:3] {
+			p.awaitProbing(t, 2*(n-1), 10*time.Second)
+		}
+		for i := range m.cluster.Members {
+			m.cluster.RestartNoWait(i)
+		}
+		for i := range m.cluster.Members {
+			m.cluster.WaitHealthy(i, 30*time.Second)
+		}
+		m.awaitRunning(t, n, 30*time.Second)
+		for _, p := range m.agents {
+			if !p.alive() {
+				t.Errorf("agent %s exited while etcd was down", p.Addr)
+			}
+		}
+		m.editRounds(t, "after restarting every member", m.agents, 1)
+	})
+
+	t.Run("KillAgent", func(t *testing.T) {
+		p := m.agents[7]
+		t0 := time.Now()
+		p.kill()
+		deadline := t0.Add(leaseTTL + 5*time.Second)
+		for {
+			me, err := m.reg.Lookup(ctx, p.Addr)
+			if err == nil && !me.Running {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("killed agent still running after %v", time.Since(t0))
+			}
+			time.Sleep(50 * time.Millisecond) // the lease expires in etcd: nothing to wait on here
+		}
+		gone := time.Since(t0)
+		t.Logf("agents shows a kill -9'd agent not running %v after the kill (TTL %v)", gone.Round(time.Millisecond), leaseTTL)
+		if gone > leaseTTL+time.Second {
+			t.Errorf("not running only %v after kill -9, TTL %v", gone, leaseTTL)
+		}
+	})
+
+	t.Run("ConsolidateFromRegistry", func(t *testing.T) {
+		out := filepath.Join(t.TempDir(), "analysis.db")
+		text, code := m.pmonitor(t, "consolidate", m.url, out, "--from-registry")
+		if code != 0 || !strings.Contains(text, fmt.Sprintf("%d registry targets, %d working databases merged, 0 skipped", n, n-1)) {
+			t.Errorf("consolidate --from-registry: exit %d\n%s", code, text)
+		}
+	})
+}
