@@ -95,6 +95,9 @@ func inNetns(path string, fn func() error) error {
 // later (eth0) unless ipv6 is set, which keeps IPv6 chatter (router
 // solicitations, MLD) off the emulated segment.
 func createNetns(name string, mark owner, ipv6 bool) error {
+	if err := shareNetnsDir(); err != nil {
+		return err
+	}
 	created := false
 	err := onThreadIn(func() (netns.NsHandle, error) {
 		// NewNamed unshares this thread into a fresh namespace.
@@ -161,4 +164,27 @@ func disableIPv6(conf string) error {
 		return nil
 	}
 	return err
+}
+
+// shareNetnsDir makes netnsDir a mount point with shared propagation, as
+// iproute2's 'ip netns add' does before its first namespace. Without it, the
+// first 'ip netns add' on the machine (Mininet, an operator, another tool)
+// bind-mounts netnsDir over itself while our namespaces are mounted in it:
+// their mounts end up hidden below, and neither Close nor Cleanup can
+// unmount or remove them any more (umount: not mounted; unlink: EBUSY).
+func shareNetnsDir() error {
+	if err := os.MkdirAll(netnsDir, 0o755); err != nil {
+		return fmt.Errorf("create %s: %w", netnsDir, err)
+	}
+	err := unix.Mount("", netnsDir, "none", unix.MS_SHARED|unix.MS_REC, "")
+	if errors.Is(err, unix.EINVAL) { // not a mount point yet
+		if err := unix.Mount(netnsDir, netnsDir, "none", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+			return fmt.Errorf("bind-mount %s: %w", netnsDir, err)
+		}
+		err = unix.Mount("", netnsDir, "none", unix.MS_SHARED|unix.MS_REC, "")
+	}
+	if err != nil {
+		return fmt.Errorf("share %s: %w", netnsDir, err)
+	}
+	return nil
 }

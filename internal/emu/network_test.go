@@ -226,3 +226,27 @@ func leftovers(t *testing.T, prefix string) []string {
 	slices.Sort(got)
 	return got
 }
+
+// TestNetnsDirShared: our namespaces are mounted in a shared mount point, so
+// a later 'ip netns add' (which bind-mounts /run/netns over itself when it
+// is not one) cannot hide them from Close.
+func TestNetnsDirShared(t *testing.T) {
+	n := newForTest(t, Options{})
+	if _, err := n.AddHost(context.Background(), "a", netip.MustParsePrefix("10.251.70.1/24")); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 6 && f[4] == netnsDir {
+			if !strings.Contains(line, " shared:") {
+				t.Errorf("%s is a mount point without shared propagation: %s", netnsDir, line)
+			}
+			return
+		}
+	}
+	t.Errorf("%s is not a mount point", netnsDir)
+}
