@@ -185,3 +185,4 @@ func TestMetricsPromtool(t *testing.T) {
 		t.Fatalf("promtool check metrics: %v\n%s", err, out)
 	}
 }
+

@@ -1,0 +1,98 @@
+package browsertest
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/pmonitor/pmonitor/internal/mesh/meshtest"
+)
+
+// connStatesJS records every state the stream indicator takes from now on.
+const connStatesJS = `(() => { window.connStates = [document.getElementById('conn').dataset.state];
+  new MutationObserver(() => window.connStates.push(document.getElementById('conn').dataset.state))
+    .observe(document.getElementById('conn'), { attributes: true, attributeFilter: ['data-state'] }); })()`
+
+// TestHeavyBrowserServe opens the real 'pmonitor serve' on a deployment
+// whose databases a writer updates (no agents, no root): the first load
+// moves at most 300 KB, measured by the browser's Resource Timing; the
+// stream indicator says connected and stays so while pushes arrive; the
+// overview's chart starts with the history serve found.
+func TestHeavyBrowserServe(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	dir := t.TempDir()
+	const n, step = 12, 500 * time.Millisecond
+	start := time.Now().Add(-2 * time.Minute)
+	sim, err := meshtest.New(ctx, dir, n, 3, start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sim.Close() })
+	// Two minutes of history, one round every 2 s.
+	for k := range 60 {
+		if err := sim.Round(ctx, start.Add(time.Duration(k)*2*time.Second), time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writer := make(chan error, 1)
+	go func() { // the agents go on writing
+		tk := time.NewTicker(step)
+		defer tk.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				writer <- nil
+				return
+			case now := <-tk.C:
+				if err := sim.Round(ctx, now, step/2); err != nil && ctx.Err() == nil {
+					writer <- err
+					return
+				}
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-writer; err != nil {
+			t.Errorf("writer: %v", err)
+		}
+	})
+	url := startServe(t, sim.Master, "--dir", dir)
+	b := newBrowser(t)
+	b.do("open", chromedp.Navigate(url))
+	b.wait("overview", `Number(document.getElementById('ch-stable')?.dataset.points) > 0`)
+
+	t.Run("page weight", func(t *testing.T) {
+		if page := logWeight(t, b, "serve"); page > 300*1024 {
+			t.Errorf("first load moved %.1f KB of page files, want <= 300 KB", page/1024)
+		}
+		if enc := eval[string](b, `performance.getEntriesByType('resource').find((e) => e.name.includes('uPlot.iife'))?.encodedBodySize < 30000 ? 'gzip' : 'plain'`); enc != "gzip" {
+			t.Errorf("uPlot was not sent compressed")
+		}
+	})
+
+	t.Run("chart backfilled", func(t *testing.T) {
+		// Two minutes of history at one point per 5 s: about 24 points at
+		// once, not the one or two a fresh serve has sampled itself.
+		if pts := eval[int](b, `Number(document.getElementById('ch-stable').dataset.points)`); pts < 20 {
+			t.Errorf("the overview chart starts with %d points, want the history's (>= 20)", pts)
+		}
+	})
+
+	t.Run("stream connected", func(t *testing.T) {
+		b.wait("indicator connected", `document.getElementById('conn').dataset.state === 'open' && document.getElementById('conn').textContent === 'connected'`)
+		b.do("watch the indicator", chromedp.Evaluate[chromedp.Void](connStatesJS))
+		gen := eval[int](b, `Number(document.getElementById('foot-time').textContent.match(/generation (\d+)/)?.[1] ?? 0)`)
+		// Steady state: ten more pushes with the indicator never leaving "connected".
+		b.wait("ten pushes", fmt.Sprintf(`Number(document.getElementById('foot-time').textContent.match(/generation (\d+)/)?.[1] ?? 0) >= %d`, gen+10))
+		if states := eval[[]string](b, `window.connStates`); len(states) != 1 || states[0] != "open" {
+			t.Errorf("the stream indicator went through %v in steady state, want only open", states)
+		}
+		b.shot("serve-overview")
+	})
+	b.noErrors()
+}
