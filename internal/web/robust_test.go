@@ -185,4 +185,3 @@ func TestMetricsPromtool(t *testing.T) {
 		t.Fatalf("promtool check metrics: %v\n%s", err, out)
 	}
 }
-
