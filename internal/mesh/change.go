@@ -17,9 +17,15 @@ import (
 // saw: any later write then carries a later time.
 
 // racyWindow is how long after a file's modification its signature is not
-// trusted: beyond the coarse kernel clock (milliseconds) and the 1-2 s
-// timestamps of some filesystems.
-const racyWindow = 2 * time.Second
+// trusted: beyond the kernel's coarse clock that stamps files (a jiffy, 1
+// to 10 ms) on filesystems with sub-second times, and beyond the 1-2 s
+// times of the others (whole seconds tell them apart). Agents commit about
+// every two seconds: with the short window a tick reads about half of
+// their files, with a 2 s one it would read them all.
+const (
+	racyWindow       = 50 * time.Millisecond
+	racyWindowCoarse = 2 * time.Second
+)
 
 // fileSig is what a stat of a database and its write-ahead log tells.
 type fileSig struct {
@@ -60,7 +66,11 @@ func (prev fileSig) unchanged(cur fileSig) bool {
 	if !prev.complete || !cur.complete {
 		return false
 	}
-	if prev.takenAt.Sub(prev.newest()) < racyWindow {
+	window := racyWindow
+	if prev.db.ModTime().Nanosecond() == 0 || prev.wal != nil && prev.wal.ModTime().Nanosecond() == 0 {
+		window = racyWindowCoarse
+	}
+	if prev.takenAt.Sub(prev.newest()) < window {
 		return false // modified too close to the read: a later write may share its time
 	}
 	return sameStat(prev.db, cur.db) && sameStat(prev.wal, cur.wal)
