@@ -121,7 +121,9 @@ function connect() {
     if (state.at == null) setMesh(state.liveMesh);
   });
   es.addEventListener('events', (e) => {
-    const fresh = JSON.parse(e.data).events ?? [];
+    // The server sends each database's new events oldest first, one
+    // database after another: the views want them newest first.
+    const fresh = (JSON.parse(e.data).events ?? []).sort((a, b) => b.time - a.time);
     if (!fresh.length || !state.summary) return;
     state.summary.events = fresh.concat(state.summary.events ?? []).slice(0, 10);
     notify('events', fresh);

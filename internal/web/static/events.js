@@ -22,7 +22,7 @@ export function eventsTable(events, { empty = 'No events in this range.', id = '
   const open = ongoing(events);
   const rows = events.map((e) => {
     const outage = e.outage_seconds != null ? dur(e.outage_seconds) : open.has(e) ? '<span class="error">ongoing</span>' : '—';
-    return `<tr data-source="${esc(e.source)}" data-target="${esc(e.target)}" data-state="${esc(e.state)}">
+    return `<tr data-source="${esc(e.source)}" data-target="${esc(e.target)}" data-state="${esc(e.state)}" data-time="${e.time}">
       <td class="mono" title="${esc(time(e.time, true))}">${esc(time(e.time))}</td>
       <td><a href="${nodeHref(e.source)}">${esc(e.source)}</a> → <a href="${nodeHref(e.target)}">${esc(e.target)}</a>
         <span class="kind">${e.stable ? 'stable' : 'dynamic'}</span></td>
