@@ -3,12 +3,15 @@ package browsertest
 import (
 	"context"
 	"fmt"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
 	"github.com/pmonitor/pmonitor/internal/mesh/meshtest"
+	"github.com/pmonitor/pmonitor/internal/report"
 )
 
 // connStatesJS records every state the stream indicator takes from now on.
@@ -109,5 +112,44 @@ func TestHeavyBrowserServe(t *testing.T) {
 			}
 		}
 	})
+	b.noErrors()
+}
+
+// TestHeavyBrowserReplay opens 'pmonitor serve ANALYSIS_DB' (no root): the
+// page says replay, the mesh is the end of the run (not "live"), and the
+// stream indicator still reaches "connected".
+func TestHeavyBrowserReplay(t *testing.T) {
+	ctx := t.Context()
+	dir := t.TempDir()
+	start := time.Now().Add(-time.Minute)
+	sim, err := meshtest.New(ctx, dir, 6, 2, start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sim.Close() })
+	sim.Down = func(src, dst, k int) bool { return dst == 5 && k >= 10 }
+	for k := range 20 {
+		if err := sim.Round(ctx, start.Add(time.Duration(k)*2*time.Second), time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range sim.Nodes {
+		if err := sim.Stop(ctx, i, start.Add(40*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := filepath.Join(dir, "analysis.db")
+	if _, err := report.Consolidate(ctx, sim.Master, out, sim.Work); err != nil {
+		t.Fatal(err)
+	}
+	url := startServe(t, out)
+	b := newBrowser(t)
+	b.do("open", chromedp.Navigate(url+"#/mesh"))
+	b.wait("replay mesh", `document.getElementById('mesh-cells')?.dataset.rows === '6' && document.getElementById('mode').textContent === 'replay'`)
+	if when := eval[string](b, `document.getElementById('mesh-when').textContent`); !strings.HasPrefix(when, "end of the run · ") {
+		t.Errorf("a replay's mesh is headed %q, want the end of the run", when)
+	}
+	b.wait("indicator connected", `document.getElementById('conn').dataset.state === 'open'`)
+	b.shot("replay-mesh")
 	b.noErrors()
 }
