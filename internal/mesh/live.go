@@ -11,6 +11,8 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 )
@@ -25,11 +27,26 @@ type Live struct {
 	master string
 	dir    string // "" when the working databases were listed
 
-	mu   sync.Mutex // guards reg and dbs (the list, not their reads)
-	reg  *sql.DB
-	regF os.FileInfo
-	dbs  []*workingDB
-	seen map[string]bool // paths already in dbs
+	mu      sync.Mutex // guards reg and dbs (the list, not their reads)
+	reg     *sql.DB
+	regF    os.FileInfo
+	regSig  fileSig       // of the last good registry read
+	regRows []RegistryRow // what it read
+	dbs     []*workingDB
+	seen    map[string]bool // paths already in dbs
+
+	reads, skips atomic.Uint64 // working database reads made and spared
+}
+
+// ReadStats counts the reads of working databases by the ticks: made, and
+// spared because the file had not changed.
+type ReadStats struct {
+	Reads, Skipped uint64
+}
+
+// ReadStats returns the counts so far.
+func (l *Live) ReadStats() ReadStats {
+	return ReadStats{Reads: l.reads.Load(), Skipped: l.skips.Load()}
 }
 
 // OpenLive prepares a live source on the registry at master and the
@@ -94,8 +111,13 @@ func (l *Live) scanDir() {
 }
 
 // registry reads the registry, opening it on first use and again after it
-// was replaced.
+// was replaced, unless it provably did not change since the last read.
 func (l *Live) registry(ctx context.Context) ([]RegistryRow, error) {
+	sig := statSig(l.master, time.Now())
+	if l.reg != nil && l.regRows != nil && l.regSig.unchanged(sig) {
+		return l.regRows, nil
+	}
+	l.regSig, l.regRows = fileSig{}, nil
 	fi, err := os.Stat(l.master)
 	if err != nil {
 		return nil, fmt.Errorf("registry: %s", reason(err))
@@ -117,6 +139,7 @@ func (l *Live) registry(ctx context.Context) ([]RegistryRow, error) {
 		l.reg = nil
 		return nil, fmt.Errorf("registry: %s", reason(err))
 	}
+	l.regSig, l.regRows = sig, rows
 	return rows, nil
 }
 
@@ -143,7 +166,13 @@ func (l *Live) read(ctx context.Context, now float64) reading {
 		g.Go(func() error {
 			w.mu.Lock()
 			defer w.mu.Unlock()
-			views[i] = w.read(ctx, now)
+			v, read := w.read(ctx, now)
+			views[i] = v
+			if read {
+				l.reads.Add(1)
+			} else {
+				l.skips.Add(1)
+			}
 			return nil
 		})
 	}

@@ -107,28 +107,76 @@ func (l *Live) Events(ctx context.Context, f EventFilter) ([]Event, error) {
 	return newest(out, f.Limit), err
 }
 
+// eventMark is how far the stream has seen one database's events: its
+// last rowid, as of the database's read version ver.
+type eventMark struct {
+	rowid int64
+	ver   uint64
+}
+
 // eventsAfter returns the events each database recorded after the
-// watermark (rowid) the previous call returned for it, oldest first, and
-// the new watermarks. On the first call (marks nil) it returns no event.
-func (l *Live) eventsAfter(ctx context.Context, marks map[string]int64) ([]Event, map[string]int64) {
-	next := make(map[string]int64, len(marks))
+// watermark the previous call returned for it, oldest first, and the new
+// watermarks. On the first call (marks nil) it returns no event. A
+// database the tick did not read again (unchanged) is not queried.
+func (l *Live) eventsAfter(ctx context.Context, marks map[string]eventMark) ([]Event, map[string]eventMark) {
+	next := make(map[string]eventMark, len(marks))
 	var out []Event
-	l.forEach(ctx, "events", func(_ *workingDB, db *sql.DB, me Node) error {
+	l.forEach(ctx, "events", func(w *workingDB, db *sql.DB, me Node) error {
+		w.mu.Lock()
+		ver := w.ver
+		w.mu.Unlock()
 		mark, ok := marks[me.Address]
 		if !ok {
-			next[me.Address] = maxRowid(ctx, db)
+			next[me.Address] = eventMark{rowid: maxRowid(ctx, db), ver: ver}
 			return nil
 		}
-		next[me.Address] = mark
-		evs, err := queryEvents(ctx, db, `SELECT rowid, time, address, name, state, reason, outage_seconds, ?, ? FROM events
-			WHERE rowid > ? ORDER BY rowid LIMIT 5000`, me.Name, me.Address, mark)
-		for _, e := range evs {
-			next[me.Address] = max(next[me.Address], e.seq)
+		if mark.ver == ver {
+			next[me.Address] = mark
+			return nil
 		}
+		evs, err := queryEvents(ctx, db, `SELECT rowid, time, address, name, state, reason, outage_seconds, ?, ? FROM events
+			WHERE rowid > ? ORDER BY rowid LIMIT 5000`, me.Name, me.Address, mark.rowid)
+		m := eventMark{rowid: mark.rowid, ver: ver}
+		for _, e := range evs {
+			m.rowid = max(m.rowid, e.seq)
+		}
+		if err != nil || len(evs) == 5000 {
+			m.ver = 0 // not all seen: ask again next tick
+		}
+		next[me.Address] = m
 		out = append(out, evs...)
 		return err
 	})
 	return out, next
+}
+
+// extentTick is Extent for the ticks: a database's span is queried again
+// only when the tick read it again.
+func (l *Live) extentTick(ctx context.Context) (from, to float64, err error) {
+	err = l.forEach(ctx, "samples", func(w *workingDB, db *sql.DB, _ Node) error {
+		w.mu.Lock()
+		c, ver := w.extent, w.ver
+		w.mu.Unlock()
+		if !c.ok || c.ver != ver {
+			var lo, hi sql.NullFloat64
+			if err := db.QueryRowContext(ctx, `SELECT MIN(time), MAX(time) FROM samples`).Scan(&lo, &hi); err != nil {
+				return err
+			}
+			c = extentCache{ver: ver, from: lo.Float64, to: hi.Float64, ok: lo.Valid && hi.Valid}
+			w.mu.Lock()
+			w.extent = c
+			w.mu.Unlock()
+		}
+		if !c.ok {
+			return nil // no samples yet
+		}
+		if from == 0 || c.from < from {
+			from = c.from
+		}
+		to = max(to, c.to)
+		return nil
+	})
+	return from, to, err
 }
 
 func maxRowid(ctx context.Context, db *sql.DB) int64 {
@@ -264,4 +312,38 @@ func (l *Live) Interval(ctx context.Context, at float64) (float64, error) {
 		return nil
 	})
 	return iv, err
+}
+
+// activity tells at which moments each agent was running (recorded a
+// sample within stale before), by one indexed lookup per moment and
+// database: an hour of a large deployment's samples is far too many rows
+// to scan when serve starts.
+func (l *Live) activity(ctx context.Context, times []float64, stale float64) (map[string][]bool, error) {
+	active := map[string][]bool{}
+	err := l.forEach(ctx, "samples", func(_ *workingDB, db *sql.DB, me Node) error {
+		var lo, hi sql.NullFloat64
+		if err := db.QueryRowContext(ctx, `SELECT MIN(time), MAX(time) FROM samples`).Scan(&lo, &hi); err != nil {
+			return err
+		}
+		if !lo.Valid {
+			return nil
+		}
+		stmt, err := db.PrepareContext(ctx, `SELECT EXISTS(SELECT 1 FROM samples WHERE time > ? AND time <= ?)`)
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		a := make([]bool, len(times))
+		for k, t := range times {
+			if t < lo.Float64 || t-stale > hi.Float64 {
+				continue
+			}
+			if err := stmt.QueryRowContext(ctx, t-stale, t).Scan(&a[k]); err != nil {
+				return err
+			}
+		}
+		active[me.Address] = a
+		return nil
+	})
+	return active, err
 }

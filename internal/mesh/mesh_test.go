@@ -68,3 +68,48 @@ func TestLiveMesh(t *testing.T) {
 		t.Errorf("summary now = %+v", sum.Now)
 	}
 }
+
+// TestLiveSeriesBackfill checks that a serve started on a running
+// deployment charts the history it finds, then appends per tick.
+func TestLiveSeriesBackfill(t *testing.T) {
+	s := buildSim(t) // rounds every 2 s from t0 to t0+18s; gs1 down in rounds 4-6
+	ctx := context.Background()
+	l, err := mesh.OpenLive(s.Master, s.Work, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := t0.Add(20 * time.Second)
+	svc := mesh.NewLive(l, mesh.Options{Now: func() time.Time { return now }, SeriesStep: 2 * time.Second})
+	defer svc.Close()
+	if _, err := svc.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ser, err := svc.Series(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Points at t0+0s, 2s, ..., 18s from the history, and t0+20s from the tick.
+	if len(ser.Time) != 11 || ser.Time[0] != float64(t0.Unix()) || ser.Time[10] != float64(t0.Unix()+20) {
+		t.Fatalf("series times %v, want t0 to t0+20s every 2 s", ser.Time)
+	}
+	// gs1 (node 3) is probed 0.75 s into each round: down from t0+8.75s to
+	// the answer at t0+14.75s.
+	wantDyn := []int{0, 3, 3, 3, 3, 0, 0, 0, 3, 3, 3}
+	for k, w := range wantDyn {
+		if ser.DynamicGood[k] != w || (k > 0 && ser.DynamicTotal[k] != 3) {
+			t.Errorf("point %d (t0+%.0fs): dynamic %d/%d, want %d/3", k, ser.Time[k]-float64(t0.Unix()), ser.DynamicGood[k], ser.DynamicTotal[k], w)
+		}
+	}
+	for k := 1; k < len(ser.Time); k++ {
+		if ser.AgentsRunning[k] != 4 || ser.StableTotal[k] != 8 {
+			t.Errorf("point %d: %d agents running, stable total %d; want 4 and 8", k, ser.AgentsRunning[k], ser.StableTotal[k])
+		}
+	}
+	now = now.Add(2 * time.Second)
+	if _, err := svc.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if ser, _ := svc.Series(ctx); len(ser.Time) != 12 {
+		t.Errorf("a tick after the backfill: %d points, want 12", len(ser.Time))
+	}
+}

@@ -149,7 +149,9 @@ func agentDetail(snap *Snapshot, i int, mode string) AgentDetail {
 	}
 	if v, ok := snap.view(i); ok {
 		a.State, a.Reason = v.State, v.Reason
-		if a.Heartbeat == nil && v.Heartbeat > 0 {
+		// The agent beats in its working database at every write and in the
+		// registry less often: show the newer.
+		if v.Heartbeat > 0 && (a.Heartbeat == nil || v.Heartbeat > *a.Heartbeat) {
 			hb := round3(v.Heartbeat)
 			a.Heartbeat = &hb
 		}

@@ -48,63 +48,74 @@ func (s *Series) clone() *Series {
 		DynamicGood: slices.Clone(s.DynamicGood), DynamicTotal: slices.Clone(s.DynamicTotal), AgentsRunning: slices.Clone(s.AgentsRunning)}
 }
 
-// rebuildSeries computes the counts at n evenly spaced moments of [from, to]
-// from the events (which carry every transition of the counting rule: a
-// pair counts from its first answer, and is good while its last transition
-// is up) and the samples (an agent runs while it records samples).
+// activity tells, per agent address, at which of the given moments the
+// agent was running (it recorded a sample within stale before).
+type activity func(ctx context.Context, times []float64, stale float64) (map[string][]bool, error)
+
+// rebuildSeries computes the counts at MaxSeries evenly spaced moments of
+// [from, to] of a replay.
 func rebuildSeries(ctx context.Context, h History, stable func(address string) bool, from, to, stale float64) (*Series, error) {
-	s := newSeries()
 	if to <= from {
+		return newSeries(), nil
+	}
+	return seriesAt(ctx, h, stable, from, (to-from)/float64(MaxSeries-1), MaxSeries, stale, scanActivity(h))
+}
+
+// seriesAt computes the counts at the n moments from, from+step, ... from
+// the events (which carry every transition of the counting rule: a pair
+// counts from its first answer, and is good while its last transition is
+// up) and the agents' activity.
+func seriesAt(ctx context.Context, h History, stable func(address string) bool, from, step float64, n int, stale float64, act activity) (*Series, error) {
+	s := newSeries()
+	if n <= 0 || step <= 0 {
 		return s, nil
 	}
-	n := MaxSeries
-	step := (to - from) / float64(n-1)
-	evs, err := h.Events(ctx, EventFilter{Until: to})
+	times := make([]float64, n)
+	for k := range times {
+		times[k] = from + float64(k)*step
+	}
+	to := times[n-1]
+	type pair struct{ src, dst string }
+	up := map[pair]bool{}
+	var now Now
+	count := func(src, dst string, isUp bool) {
+		p := pair{src, dst}
+		c := &now.Dynamic
+		if stable(dst) {
+			c = &now.Stable
+		}
+		was, counted := up[p]
+		if !counted {
+			c.Total++
+		}
+		if was && !isUp {
+			c.Good--
+		} else if !was && isUp {
+			c.Good++
+		}
+		up[p] = isUp
+	}
+	// The state at from, then the transitions after it.
+	before, err := h.PairStates(ctx, from)
+	if err != nil {
+		return nil, err
+	}
+	for _, ps := range before {
+		count(ps.Source, ps.Target, ps.Up)
+	}
+	evs, err := h.Events(ctx, EventFilter{Since: from, Until: to})
 	if err != nil {
 		return nil, err
 	}
 	slices.Reverse(evs) // oldest first
-	active := map[string][]bool{}
-	err = h.Samples(ctx, SampleFilter{From: from - stale, To: to}, func(sm Sample) {
-		a := active[sm.Source]
-		if a == nil {
-			a = make([]bool, n)
-			active[sm.Source] = a
-		}
-		// A sample keeps its agent "running" until stale has passed.
-		lo := max(0, int(math.Ceil((sm.Time-from)/step)))
-		hi := min(n-1, int(math.Floor((sm.Time+stale-from)/step)))
-		for k := lo; k <= hi; k++ {
-			a[k] = true
-		}
-	})
+	active, err := act(ctx, times, stale)
 	if err != nil {
 		return nil, err
 	}
-	type pair struct{ src, dst string }
-	up := map[pair]bool{}
-	var now Now
 	next := 0
-	for k := 0; k < n; k++ {
-		t := from + float64(k)*step
+	for k, t := range times {
 		for ; next < len(evs) && evs[next].Time <= t; next++ {
-			e := evs[next]
-			p := pair{e.SourceAddress, e.TargetAddress}
-			c := &now.Dynamic
-			if stable(e.TargetAddress) {
-				c = &now.Stable
-			}
-			was, counted := up[p]
-			isUp := e.State == "up"
-			if !counted {
-				c.Total++
-			}
-			if was && !isUp {
-				c.Good--
-			} else if !was && isUp {
-				c.Good++
-			}
-			up[p] = isUp
+			count(evs[next].SourceAddress, evs[next].TargetAddress, evs[next].State == "up")
 		}
 		now.AgentsRunning = 0
 		for _, a := range active {
@@ -115,4 +126,34 @@ func rebuildSeries(ctx context.Context, h History, stable func(address string) b
 		s.add(t, now)
 	}
 	return s, nil
+}
+
+// scanActivity reads every sample of the span once: right for an analysis
+// database, whose history is read once.
+func scanActivity(h History) activity {
+	return func(ctx context.Context, times []float64, stale float64) (map[string][]bool, error) {
+		active := map[string][]bool{}
+		n := len(times)
+		if n == 0 {
+			return active, nil
+		}
+		from, step := times[0], 1.0
+		if n > 1 {
+			step = times[1] - times[0]
+		}
+		err := h.Samples(ctx, SampleFilter{From: from - stale, To: times[n-1]}, func(sm Sample) {
+			a := active[sm.Source]
+			if a == nil {
+				a = make([]bool, n)
+				active[sm.Source] = a
+			}
+			// A sample keeps its agent "running" until stale has passed.
+			lo := max(0, int(math.Ceil((sm.Time-from)/step)))
+			hi := min(n-1, int(math.Floor((sm.Time+stale-from)/step)))
+			for k := lo; k <= hi; k++ {
+				a[k] = true
+			}
+		})
+		return active, err
+	}
 }

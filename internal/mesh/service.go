@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"sync"
 	"time"
 )
@@ -36,8 +37,8 @@ type Service struct {
 	interval float64
 	ivAt     float64 // when interval was last estimated
 	gen      uint64
-	marks    map[string]int64 // live events watermark per agent address
-	seriesMu sync.Mutex       // replay: series rebuilt on first use
+	marks    map[string]eventMark // live events watermark per agent address
+	seriesMu sync.Mutex           // replay: series rebuilt on first use
 	rebuilt  bool
 }
 
@@ -120,7 +121,7 @@ func (s *Service) Refresh(ctx context.Context) (Update, error) {
 	snap := buildSnapshot(now, reg, regErr, dbs, views)
 	evs, marks := s.live.eventsAfter(ctx, s.marks)
 	rng := s.rng
-	if from, to, err := s.live.Extent(ctx); err == nil {
+	if from, to, err := s.live.extentTick(ctx); err == nil {
 		rng = Range{From: round3(from), To: round3(to)}
 	}
 	iv, ivAt := s.interval, s.ivAt
@@ -134,11 +135,21 @@ func (s *Service) Refresh(ctx context.Context) (Update, error) {
 	for i := range evs {
 		evs[i].Stable = stable(evs[i].TargetAddress)
 	}
+	var backfill *Series
+	if !s.rebuilt && rng.To > 0 {
+		backfill = s.backfill(ctx, now, rng, iv, stable)
+	}
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, v := range snap.Views {
 		s.book.record(v, now)
+	}
+	if backfill != nil {
+		s.series = backfill
+	}
+	if rng.To > 0 {
+		s.rebuilt = true // tried once: a failure is not retried every tick
 	}
 	n := countNow(snap)
 	if l := len(s.series.Time); l == 0 || now-s.series.Time[l-1] >= s.opt.SeriesStep.Seconds()-0.05 {
@@ -147,6 +158,28 @@ func (s *Service) Refresh(ctx context.Context) (Update, error) {
 	s.snap, s.rng, s.interval, s.ivAt, s.marks = snap, rng, iv, ivAt, marks
 	s.gen++
 	return Update{Generation: s.gen, Events: evs}, nil
+}
+
+// backfill rebuilds the series of the hour before now from the samples
+// and events history, one point per SeriesStep, so that a serve started on
+// a running deployment does not begin with a blank chart. Ticks append to
+// it. A failure leaves the series to the ticks alone.
+func (s *Service) backfill(ctx context.Context, now float64, rng Range, interval float64, stable func(string) bool) *Series {
+	step := s.opt.SeriesStep.Seconds()
+	n := min(MaxSeries-1, int(math.Floor((now-rng.From)/step)))
+	if n <= 0 {
+		return nil
+	}
+	start := time.Now()
+	ser, err := seriesAt(ctx, s.hist, stable, now-float64(n)*step, step, n, staleFor(interval), s.live.activity)
+	if err != nil {
+		if ctx.Err() == nil {
+			s.opt.Logger.Warn("serve: the chart starts empty: cannot read the history", "err", err)
+		}
+		return nil
+	}
+	s.opt.Logger.Debug("serve: chart backfilled from the history", "points", n, "took", time.Since(start))
+	return ser
 }
 
 // stableOf returns the stable flag of a target address by the registry
@@ -204,6 +237,15 @@ func (s *Service) Series(ctx context.Context) (*Series, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return s.series.clone(), nil
+}
+
+// ReadStats returns how many working database reads the ticks made and
+// spared; false in a replay.
+func (s *Service) ReadStats() (ReadStats, bool) {
+	if s.live == nil {
+		return ReadStats{}, false
+	}
+	return s.live.ReadStats(), true
 }
 
 // Generation counts the refreshes that read the source (1 in a replay).

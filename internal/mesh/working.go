@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"sync"
+	"time"
 )
 
 // staleAfter is how old a running agent's heartbeat may be: the agent
@@ -27,6 +28,21 @@ type workingDB struct {
 	file    os.FileInfo     // to notice the file being replaced
 	me      *Node           // known once read
 	err     error           // last error, nil when the last read worked
+
+	// What the last successful read saw, served again while the file
+	// provably did not change (change.go).
+	sig     fileSig
+	last    *View
+	running bool   // the me row's running flag of last
+	ver     uint64 // bumped by every read that may have seen new data
+	extent  extentCache
+}
+
+// extentCache is the span of a database's samples as of version ver.
+type extentCache struct {
+	ver      uint64
+	from, to float64
+	ok       bool
 }
 
 func (w *workingDB) close() {
@@ -65,10 +81,23 @@ func (w *workingDB) open(ctx context.Context) error {
 }
 
 // read returns the database's view, or an unavailable one (with the node
-// if known). now is for the staleness of the heartbeat.
-func (w *workingDB) read(ctx context.Context, now float64) *View {
+// if known), and whether it read the file: a file that provably did not
+// change since the last good read is not read again, only its agent's
+// staleness is judged anew. now is for the staleness of the heartbeat.
+func (w *workingDB) read(ctx context.Context, now float64) (*View, bool) {
+	sig := statSig(w.path, time.Now())
+	if w.err == nil && w.last != nil && w.db != nil && w.sig.unchanged(sig) && os.SameFile(sig.db, w.file) {
+		v := *w.last
+		v.State = w.agentState(w.running, v.Heartbeat, now)
+		return &v, false
+	}
+	w.ver++
+	w.sig, w.last = fileSig{}, nil
 	v, err := w.readView(ctx, now)
 	w.err = err
+	if err == nil {
+		w.sig, w.last = sig, v
+	}
 	if err != nil {
 		if !errors.Is(err, errNoMe) && !errors.Is(err, errNoTargets) {
 			w.close() // a corrupt or replaced file: start afresh next time
@@ -79,7 +108,17 @@ func (w *workingDB) read(ctx context.Context, now float64) *View {
 		}
 		v.index()
 	}
-	return v
+	return v, true
+}
+
+// agentState judges the agent from its me row. An agent killed with -9
+// leaves running = TRUE behind: trust it only with a fresh heartbeat (or
+// none kept, as the original tool did not).
+func (w *workingDB) agentState(running bool, heartbeat, now float64) string {
+	if running && (!w.cols["heartbeat"] || now-heartbeat <= staleAfter) {
+		return StateRunning
+	}
+	return StateStopped
 }
 
 func (w *workingDB) readView(ctx context.Context, now float64) (*View, error) {
@@ -104,12 +143,8 @@ func (w *workingDB) readView(ctx context.Context, now float64) (*View, error) {
 	}
 	me := v.Node
 	w.me = &me
-	v.State = StateStopped
-	// An agent killed with -9 leaves running = TRUE behind: trust it only
-	// with a fresh heartbeat (or none kept, as the original tool did not).
-	if running && (!w.cols["heartbeat"] || now-v.Heartbeat <= staleAfter) {
-		v.State = StateRunning
-	}
+	w.running = running
+	v.State = w.agentState(running, v.Heartbeat, now)
 	avg := "NULL"
 	if w.cols["rtt_sum_ms"] && w.cols["received"] {
 		avg = "CASE WHEN received > 0 THEN rtt_sum_ms / received END"

@@ -28,6 +28,8 @@ var (
 		"Reads of the databases that failed.", nil, nil)
 	descClients = prometheus.NewDesc("pmonitor_serve_stream_clients",
 		"Clients connected to /api/v1/stream.", nil, nil)
+	descDBReads = prometheus.NewDesc("pmonitor_serve_database_reads_total",
+		"Working database reads by the ticks: read, or skipped because the file had not changed.", []string{"result"}, nil)
 )
 
 // serveStats are serve's own figures.
@@ -59,7 +61,7 @@ type collector struct{ s *Server }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descPairUp, descPairRTT, descPairLoss, descAgents, descRefresh,
-		descRefreshes, descRefreshErrors, descClients} {
+		descRefreshes, descRefreshErrors, descClients, descDBReads} {
 		ch <- d
 	}
 }
@@ -79,6 +81,10 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for st, n := range states {
 		ch <- prometheus.MustNewConstMetric(descAgents, prometheus.GaugeValue, float64(n), st)
+	}
+	if rs, ok := svc.ReadStats(); ok {
+		ch <- prometheus.MustNewConstMetric(descDBReads, prometheus.CounterValue, float64(rs.Reads), "read")
+		ch <- prometheus.MustNewConstMetric(descDBReads, prometheus.CounterValue, float64(rs.Skipped), "skipped")
 	}
 	st := c.s.stats
 	st.mu.Lock()

@@ -35,13 +35,14 @@ type Config struct {
 // Server is the dashboard: create it with New, serve Handler, and run Run
 // for the ticks that refresh the data and feed the stream.
 type Server struct {
-	cfg   Config
-	svc   *mesh.Service
-	log   *slog.Logger
-	hub   *hub
-	stats *serveStats
-	token [32]byte // sha256 of the control token
-	mux   *http.ServeMux
+	cfg    Config
+	svc    *mesh.Service
+	log    *slog.Logger
+	hub    *hub
+	stats  *serveStats
+	token  [32]byte // sha256 of the control token
+	mux    *http.ServeMux
+	assets assets
 }
 
 // New returns a server for cfg.
@@ -53,6 +54,12 @@ func New(cfg Config) *Server {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{cfg: cfg, svc: cfg.Service, log: cfg.Logger, stats: &serveStats{}}
+	as, err := loadAssets()
+	if err != nil { // only a broken build gets here: the API still serves
+		s.log.Error("serve: no page", "err", err)
+		as = assets{}
+	}
+	s.assets = as
 	if cfg.ControlToken != "" {
 		s.token = sha256.Sum256([]byte(cfg.ControlToken))
 	}
@@ -67,7 +74,7 @@ func (s *Server) routes() {
 	reg.MustRegister(s.cfg.Collectors...)
 	m := http.NewServeMux()
 	m.HandleFunc("GET /{$}", s.index)
-	m.Handle("GET /static/", staticHandler())
+	m.HandleFunc("GET /static/", s.staticFiles)
 	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Write([]byte("ok\n"))

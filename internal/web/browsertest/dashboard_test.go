@@ -96,6 +96,12 @@ func TestHeavyBrowserDashboard(t *testing.T) {
 		if got := eval[int](b, `document.querySelectorAll('#pair-table tbody tr').length`); got != 240 {
 			t.Errorf("pair table has %d rows, want 240", got)
 		}
+		// The smoke is a step per bucket that answered; the minute with no
+		// probe is a gap (4 buckets of 15 s).
+		steps, gaps, lost := paired(t, b)
+		if gaps != 4 || lost != 0 || steps != 240-gaps {
+			t.Errorf("pair chart: %d band steps, %d gaps, %d lost buckets; want 236, 4 and 0", steps, gaps, lost)
+		}
 		b.shot("pair-light")
 		// The dead node's pair: an outage shaded, transitions listed.
 		b.do("dead pair", chromedp.Navigate(fmt.Sprintf("%s/#/pair/%s/%s?t=%d", url, f.nodes[0].Name, f.nodes[f.dead].Name, int(f.base+fxCutFrom))))
@@ -103,6 +109,10 @@ func TestHeavyBrowserDashboard(t *testing.T) {
 		// The hour around the cut holds its down and up and the live cut's down.
 		if got := eval[int](b, `document.querySelectorAll('.events tbody tr').length`); got != 3 {
 			t.Errorf("dead pair lists %d transitions around the cut, want 3", got)
+		}
+		// The 600 s cut and the last 120 s are lost buckets, shaded, with no smoke.
+		if steps, gaps, lost := paired(t, b); lost < 40 || steps+gaps+lost != 240 {
+			t.Errorf("dead pair: %d band steps, %d gaps, %d lost buckets shaded; want the cut's 40 or more lost of 240", steps, gaps, lost)
 		}
 		b.shot("pair-outage-light")
 	})
@@ -241,6 +251,15 @@ func TestHeavyBrowserDashboard(t *testing.T) {
 		b.dark(false)
 	})
 	b.noErrors()
+}
+
+// paired returns what the pair chart drew: the buckets with an RTT band,
+// the empty ones (gaps), and the ones shaded because every probe was lost.
+func paired(t *testing.T, b *browser) (steps, gaps, lost int) {
+	t.Helper()
+	v := eval[[]int](b, `(() => { const d = document.getElementById('pair-chart').dataset;
+	  return [Number(d.bandSteps), Number(d.gaps), Number(d.lostShaded)]; })()`)
+	return v[0], v[1], v[2]
 }
 
 // logWeight logs what the first load moved over the wire, from the Resource

@@ -53,6 +53,7 @@ const (
 	fxSpan    = 3600.0 // seconds of history
 	fxCutFrom = 1800.0
 	fxCutTo   = 2400.0
+	fxGapFrom = 900.0 // a minute in which no probe was sent (every pair)
 )
 
 func fxNodes(n int) []fxNode {
@@ -146,7 +147,7 @@ type fxBucket struct {
 	Time   float64  `json:"time"`
 	Sent   int      `json:"sent"`
 	Lost   int      `json:"lost"`
-	Loss   float64  `json:"loss"`
+	Loss   *float64 `json:"loss"`
 	Min    *float64 `json:"min_ms"`
 	P10    *float64 `json:"p10_ms"`
 	P25    *float64 `json:"p25_ms"`
@@ -157,23 +158,28 @@ type fxBucket struct {
 }
 
 // buckets makes n RTT buckets over [from, to) for a pair: a noisy baseline,
-// some lossy buckets, and every probe lost while target is cut.
+// some lossy buckets, a minute with no probe at all (fxGapFrom), and every
+// probe lost while target is cut.
 func (f *fixture) buckets(src, dst int, from, to float64, n int) []fxBucket {
 	bs := (to - from) / float64(n)
 	rng := rand.New(rand.NewPCG(uint64(src), uint64(dst)))
 	out := make([]fxBucket, n)
 	for k := range out {
 		t := from + float64(k)*bs
-		b := fxBucket{Time: t, Sent: max(1, int(bs/2))}
+		b := fxBucket{Time: t, Sent: max(1, int(bs/2)), Loss: ptr(0)}
 		rel := t - f.base
+		if rel >= fxGapFrom && rel < fxGapFrom+60 {
+			out[k] = fxBucket{Time: t}
+			continue
+		}
 		if dst == f.dead && (rel >= fxCutFrom && rel < fxCutTo || rel >= fxSpan-120) {
-			b.Lost, b.Loss = b.Sent, 1
+			b.Lost, b.Loss = b.Sent, ptr(1)
 			out[k] = b
 			continue
 		}
 		if rng.IntN(9) == 0 {
 			b.Lost = 1 + rng.IntN(max(1, b.Sent/3))
-			b.Loss = float64(b.Lost) / float64(b.Sent)
+			b.Loss = ptr(float64(b.Lost) / float64(b.Sent))
 		}
 		base := 0.3 + 0.2*math.Sin(rel/600) + float64(abs(src-dst))*0.05
 		q := []float64{0, 0.03, 0.08, 0.15, 0.25, 0.45, 1.2}

@@ -30,6 +30,11 @@ type fixture struct {
 	mu  sync.Mutex
 	run map[string]bool // by address
 	gen int
+	// streams plans the next stream connections, one entry each: a
+	// positive number ends the stream after that many pushes, an HTTP
+	// error status (>= 400, negated) refuses it. Later ones are served
+	// normally.
+	streams []int
 }
 
 func newFixture(n int) *fixture {
@@ -307,6 +312,16 @@ func (f *fixture) stream(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusInternalServerError, "no flusher")
 		return
 	}
+	f.mu.Lock()
+	plan := 0
+	if len(f.streams) > 0 {
+		plan, f.streams = f.streams[0], f.streams[1:]
+	}
+	f.mu.Unlock()
+	if plan < 0 {
+		fail(w, -plan, "stream refused by the test")
+		return
+	}
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-store")
 	period := f.tick
@@ -314,6 +329,7 @@ func (f *fixture) stream(w http.ResponseWriter, r *http.Request) {
 		period = time.Second
 	}
 	w.WriteHeader(http.StatusOK)
+	fmt.Fprint(w, "retry: 300\n\n")
 	fl.Flush() // the page shows "connected" as soon as the headers arrive
 	tk := time.NewTicker(period)
 	defer tk.Stop()
@@ -321,7 +337,7 @@ func (f *fixture) stream(w http.ResponseWriter, r *http.Request) {
 		b, _ := json.Marshal(v)
 		fmt.Fprintf(w, "event: %s\ndata: %s\n\n", event, strings.TrimSpace(string(b)))
 	}
-	for {
+	for pushes := 0; plan == 0 || pushes < plan; pushes++ {
 		select {
 		case <-r.Context().Done():
 			return

@@ -92,16 +92,25 @@ function setMesh(m) {
 
 // --- live stream ----------------------------------------------------------
 
+// The indicator: "connected" while the stream is open; "reconnecting"
+// while the browser retries by itself (the stream ended, or the server is
+// away); "disconnected" when it gave up (an HTTP error: serve restarting
+// behind a proxy, too many clients), and then connect() tries again with a
+// backoff. Whatever was missed meanwhile is fetched again on reopening.
 let backoff = 1000;
-function connect() {
+let missed = false;
+function showConn(state, text) {
   const conn = $('conn');
+  conn.dataset.state = state;
+  conn.textContent = text;
+}
+
+function connect() {
   const es = new EventSource('api/v1/stream');
-  let hadError = false;
   es.addEventListener('open', () => {
-    conn.dataset.state = 'open';
-    conn.textContent = 'connected';
+    showConn('open', 'connected');
     backoff = 1000;
-    if (hadError) resync();
+    if (missed) { missed = false; resync(); }
   });
   es.addEventListener('summary', (e) => {
     setSummary(JSON.parse(e.data));
@@ -112,19 +121,23 @@ function connect() {
     if (state.at == null) setMesh(state.liveMesh);
   });
   es.addEventListener('events', (e) => {
-    const fresh = JSON.parse(e.data).events ?? [];
+    // The server sends each database's new events oldest first, one
+    // database after another: the views want them newest first.
+    const fresh = (JSON.parse(e.data).events ?? []).sort((a, b) => b.time - a.time);
     if (!fresh.length || !state.summary) return;
     state.summary.events = fresh.concat(state.summary.events ?? []).slice(0, 10);
     notify('events', fresh);
   });
   es.addEventListener('error', () => {
-    hadError = true;
-    conn.dataset.state = 'error';
-    conn.textContent = es.readyState === EventSource.CLOSED ? 'disconnected' : 'reconnecting';
-    if (es.readyState === EventSource.CLOSED) {
-      setTimeout(connect, backoff);
-      backoff = Math.min(backoff * 2, 30000);
+    missed = true;
+    if (es.readyState !== EventSource.CLOSED) {
+      showConn('error', 'reconnecting');
+      return;
     }
+    showConn('error', 'disconnected');
+    es.close();
+    setTimeout(connect, backoff);
+    backoff = Math.min(backoff * 2, 30000);
   });
 }
 

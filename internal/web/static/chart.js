@@ -44,10 +44,21 @@ function restLegend(u) {
   if (u.cursor.idx == null && u.data?.[0]?.length) u.setLegend({ idx: u.data[0].length - 1 });
 }
 
+// xRange widens the x scale to opts.xRange when it would span the data (the
+// last bucket ends after its start), and keeps a zoom the user dragged.
+function xRange(opts) {
+  const xs = opts.data[0];
+  return (_u, min, max) => {
+    if (!xs.length || (min <= xs[0] && max >= xs[xs.length - 1])) return [Math.min(min, opts.xRange[0]), Math.max(max, opts.xRange[1])];
+    return [min, max];
+  };
+}
+
 /**
  * timeChart draws series over epoch-second x values into el and keeps its
  * width in step with el. opts: {series: [{label, stroke, fill?, width?, show?}],
- * data: [xs, ...ys], height, yLabel, step, hooks, bands, yRange}.
+ * data: [xs, ...ys], height, yLabel, step, hooks, bands, xRange: [min, max], yRange,
+ * dataIdx: uPlot's cursor.dataIdx}.
  */
 export function timeChart(el, opts) {
   const t = theme();
@@ -57,9 +68,9 @@ export function timeChart(el, opts) {
   const plot = new U({
     width: Math.max(200, el.clientWidth),
     height: opts.height ?? 220,
-    cursor: { drag: { x: true, y: false } },
+    cursor: { drag: { x: true, y: false }, ...(opts.dataIdx ? { dataIdx: opts.dataIdx } : {}) },
     legend: { show: opts.legend !== false },
-    scales: { x: { time: true }, y: { range: opts.yRange } },
+    scales: { x: { time: true, ...(opts.xRange ? { range: xRange(opts) } : {}) }, y: { range: opts.yRange } },
     axes: [{ ...axis(t), values: timeValues, incrs: TIME_INCRS, space: 70, size: 34 }, { ...axis(t, opts.yLabel), size: 52 }],
     series: [{ value: (_u, v) => (v == null ? '—' : time(v, true)) }, ...opts.series.map((s) => ({ width: 2, paths: path, points: { show: false }, ...s }))],
     bands: opts.bands,

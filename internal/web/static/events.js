@@ -22,7 +22,7 @@ export function eventsTable(events, { empty = 'No events in this range.', id = '
   const open = ongoing(events);
   const rows = events.map((e) => {
     const outage = e.outage_seconds != null ? dur(e.outage_seconds) : open.has(e) ? '<span class="error">ongoing</span>' : '—';
-    return `<tr data-source="${esc(e.source)}" data-target="${esc(e.target)}" data-state="${esc(e.state)}">
+    return `<tr data-source="${esc(e.source)}" data-target="${esc(e.target)}" data-state="${esc(e.state)}" data-time="${e.time}">
       <td class="mono" title="${esc(time(e.time, true))}">${esc(time(e.time))}</td>
       <td><a href="${nodeHref(e.source)}">${esc(e.source)}</a> → <a href="${nodeHref(e.target)}">${esc(e.target)}</a>
         <span class="kind">${e.stable ? 'stable' : 'dynamic'}</span></td>
@@ -43,10 +43,14 @@ export function records(events) {
   }));
 }
 
+// PAGE is how many events the view draws at first and per "show more".
+const PAGE = 200;
+
 /** mount shows the events view; query.node preselects a node. */
 export function mount(root, app, _args, query) {
   let node = query.get('node') ?? '';
   let events = [];
+  let limit = PAGE; // rows drawn; a fault burst makes hundreds of events a minute
   let err = '';
   const names = (app.state.mesh?.nodes ?? []).map((n) => `<option value="${esc(n.name)}">`).join('');
   root.innerHTML = `<section class="panel"><header><h2>Events</h2>
@@ -62,8 +66,12 @@ export function mount(root, app, _args, query) {
   const draw = () => {
     const f = app.state.filters;
     const shown = events.filter((e) => matchEvent(e, f));
-    count.textContent = `${shown.length} of ${events.length}`;
-    body.innerHTML = err ? `<div class="empty error">${esc(err)}</div>` : eventsTable(shown, { id: 'events-table' });
+    count.textContent = shown.length > limit ? `newest ${limit} of ${shown.length}` : `${shown.length} of ${events.length}`;
+    const more = shown.length > limit
+      ? `<div class="more"><button type="button" class="btn small" id="ev-more">Show ${Math.min(PAGE, shown.length - limit)} more</button>
+         <span class="muted">${shown.length - limit} older events not shown; export has them all</span></div>` : '';
+    body.innerHTML = err ? `<div class="empty error">${esc(err)}</div>` : eventsTable(shown.slice(0, limit), { id: 'events-table' }) + more;
+    body.querySelector('#ev-more')?.addEventListener('click', () => { limit += PAGE; draw(); });
     body.dataset.rows = shown.length;
   };
   const load = async () => {

@@ -62,7 +62,7 @@ export function meshPanel(root, title, opts) {
   const when = root.querySelector('#mesh-when');
   return {
     hm,
-    draw(mesh, filters, at) {
+    draw(mesh, filters, at, replay) {
       if (!mesh) return;
       hm.update(mesh, filters);
       const n = { u: 0, d: 0, n: 0, s: 0, '-': 0 };
@@ -71,7 +71,7 @@ export function meshPanel(root, title, opts) {
       counts.innerHTML = `<span><b>${hm.view.rows.length}</b> × <b>${hm.view.cols.length}</b></span>
         <span><b>${n.u}</b> up</span><span><b class="${n.d ? 'error' : ''}">${n.d}</b> down</span>
         <span><b>${n.n}</b> never</span><span><b>${n.s}</b> not running</span><span><b>${n['-']}</b> no data</span>`;
-      when.textContent = at == null ? `live · ${time(mesh.time)}` : `at ${time(mesh.time, true)}`;
+      when.textContent = at == null ? (replay ? `end of the run · ${time(mesh.time, true)}` : `live · ${time(mesh.time)}`) : `at ${time(mesh.time, true)}`;
     },
     records() {
       const m = hm.mesh, v = hm.view, out = [];
@@ -92,7 +92,7 @@ export function meshPanel(root, title, opts) {
 export function mount(root, app) {
   root.innerHTML = '';
   const panel = meshPanel(root, 'Mesh', { maxCell: 44, fitHeight: true });
-  const draw = () => panel.draw(app.state.mesh, app.state.filters, app.state.at);
+  const draw = () => panel.draw(app.state.mesh, app.state.filters, app.state.at, app.state.summary?.mode === 'replay');
   draw();
   return {
     update(what) { if (what === 'mesh' || what === 'filters') draw(); if (what === 'theme') panel.hm.retheme(); },

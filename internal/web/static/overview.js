@@ -93,7 +93,7 @@ export function mount(root, app) {
     const ev = (app.state.summary?.events ?? []).filter((e) => matchEvent(e, app.state.filters)).slice(0, 10);
     $('#ov-events').innerHTML = eventsTable(ev, { empty: 'No outages yet.', id: 'ov-events-table' });
   };
-  const drawMesh = () => panel.draw(app.state.mesh, app.state.filters, app.state.at);
+  const drawMesh = () => panel.draw(app.state.mesh, app.state.filters, app.state.at, app.state.summary?.mode === 'replay');
   drawCards(); drawEvents(); drawMesh();
   return {
     update(what) {

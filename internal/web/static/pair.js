@@ -1,7 +1,8 @@
 // The pair view: a SmokePing-style RTT chart for one (source, target) pair.
 // Grey "smoke" bands between min/max, p10/p90 and p25/p75, darker toward the
-// median; the median drawn per bucket in SmokePing's loss colours; buckets
-// where every probe was lost shaded red; transitions marked.
+// median, each a flat step over its bucket's span; the median drawn per
+// bucket in SmokePing's loss colours; buckets with no answer left empty,
+// buckets where every probe was lost shaded red; transitions marked.
 import * as api from './api.js';
 import { esc, ms, pct, time, dur, nodeHref } from './fmt.js';
 import { timeChart, theme } from './chart.js';
@@ -81,40 +82,79 @@ export function mount(root, app, args, query) {
     const xs = p.buckets.map((b) => b.time);
     const ys = KEYS.map((k) => p.buckets.map((b) => b[k] ?? null));
     const bs = p.bucket_seconds;
-    let drawn = 0;
+    const dpr = devicePixelRatio;
+    // Each bucket is drawn over its own span [time, time + bucket_seconds):
+    // flat steps, never lines interpolated between bucket centres, so a
+    // bucket with no answer is a gap and an outage has sharp edges.
+    const span = (u, b) => {
+      const x0 = Math.round(u.valToPos(b.time, 'x', true)), x1 = Math.round(u.valToPos(b.time + bs, 'x', true));
+      return [x0, Math.max(1, x1 - x0)];
+    };
+    const clip = (u) => {
+      const { left, top, width, height } = u.bbox;
+      u.ctx.save();
+      u.ctx.beginPath(); u.ctx.rect(left, top, width, height); u.ctx.clip();
+    };
     const hooks = {
+      // Under the grid: outages, then the smoke.
+      drawClear: [(u) => {
+        const { ctx } = u;
+        const { top, height } = u.bbox;
+        const Y = (v) => u.valToPos(v, 'y', true);
+        clip(u);
+        let lost = 0, steps = 0, gaps = 0;
+        for (const b of p.buckets) {
+          const [x, w] = span(u, b);
+          if (b.sent > 0 && b.lost === b.sent) { // every probe lost: shaded, no smoke
+            ctx.fillStyle = `${t.bad}30`;
+            ctx.fillRect(x, top, w, height);
+            lost++;
+            continue;
+          }
+          if (b.min_ms == null) { gaps++; continue; } // nothing sent or answered: a gap
+          for (const [i, [lo, hi]] of [['min_ms', 'max_ms'], ['p10_ms', 'p90_ms'], ['p25_ms', 'p75_ms']].entries()) {
+            if (b[lo] == null || b[hi] == null) continue;
+            const y0 = Y(b[hi]), y1 = Y(b[lo]);
+            ctx.fillStyle = t.band[i];
+            ctx.fillRect(x, y0, w, Math.max(1 * dpr, y1 - y0));
+          }
+          steps++;
+        }
+        ctx.restore();
+        Object.assign(chartEl.dataset, { bandSteps: steps, lostShaded: lost, gaps });
+      }],
       draw: [(u) => {
         const { ctx } = u;
         const { top, height } = u.bbox;
         const X = (v) => u.valToPos(v, 'x', true), Y = (v) => u.valToPos(v, 'y', true);
-        ctx.save();
-        // Outages: buckets with every probe lost.
-        ctx.fillStyle = `${t.bad}30`;
-        for (const b of p.buckets) if (b.sent > 0 && b.lost === b.sent) ctx.fillRect(X(b.time), top, Math.max(1, X(b.time + bs) - X(b.time)), height);
+        clip(u);
         // Transitions.
-        ctx.lineWidth = 1.5 * devicePixelRatio;
-        ctx.setLineDash([4 * devicePixelRatio, 3 * devicePixelRatio]);
+        ctx.lineWidth = 1.5 * dpr;
+        ctx.setLineDash([4 * dpr, 3 * dpr]);
         for (const e of p.events ?? []) {
           ctx.strokeStyle = e.state === 'down' ? t.bad : t.good;
           const x = Math.round(X(e.time)) + 0.5;
           ctx.beginPath(); ctx.moveTo(x, top); ctx.lineTo(x, top + height); ctx.stroke();
         }
         ctx.setLineDash([]);
-        // The median: a step per bucket in its loss colour, joined by thin risers.
-        let prev = null;
+        // The median: a step per bucket in its loss colour, joined by thin
+        // risers to the next bucket when it has one.
+        let prev = null, drawn = 0;
         for (const b of p.buckets) {
           if (b.median_ms == null) { prev = null; continue; }
-          const x0 = X(b.time), x1 = X(b.time + bs), y = Y(b.median_ms);
-          if (prev != null) { ctx.strokeStyle = t.muted; ctx.lineWidth = 1 * devicePixelRatio; ctx.beginPath(); ctx.moveTo(x0, prev); ctx.lineTo(x0, y); ctx.stroke(); }
+          const [x0, w] = span(u, b), y = Math.round(Y(b.median_ms));
+          if (prev != null && prev !== y) {
+            ctx.strokeStyle = t.muted; ctx.lineWidth = 1 * dpr;
+            ctx.beginPath(); ctx.moveTo(x0, prev); ctx.lineTo(x0, y); ctx.stroke();
+          }
           ctx.strokeStyle = lossColour(b.loss ?? (b.sent ? b.lost / b.sent : 0));
-          ctx.lineWidth = 3 * devicePixelRatio;
-          ctx.beginPath(); ctx.moveTo(x0, y); ctx.lineTo(x1, y); ctx.stroke();
+          ctx.lineWidth = 2.5 * dpr;
+          ctx.beginPath(); ctx.moveTo(x0, y); ctx.lineTo(x0 + w, y); ctx.stroke();
           prev = y; drawn++;
         }
         ctx.restore();
         chartEl.dataset.drawn = String(Number(chartEl.dataset.drawn || 0) + 1);
         chartEl.dataset.medianSegments = drawn;
-        drawn = 0;
       }],
       setCursor: [(u) => {
         const i = u.cursor.idx;
@@ -124,13 +164,16 @@ export function mount(root, app, args, query) {
           : '\u00a0';
       }],
     };
-    const hidden = { stroke: 'transparent', width: 1, points: { show: false } };
+    // The series only scale the axes and feed the cursor: the hooks draw.
+    const hidden = { stroke: 'transparent', width: 0, points: { show: false } };
     if (plot) plot.destroy();
     chartEl.innerHTML = '';
     plot = timeChart(chartEl, {
       data: [xs, ...ys], height: 320, yLabel: 'RTT (ms)', legend: false, hooks,
       series: KEYS.map((k) => ({ label: k.replace('_ms', ''), ...hidden })),
-      bands: [{ series: [1, 7], fill: t.band[0] }, { series: [2, 6], fill: t.band[1] }, { series: [3, 5], fill: t.band[2] }],
+      xRange: [p.from, p.to],
+      // The cursor picks the bucket it is over, not the nearest bucket start.
+      dataIdx: (_u, _s, closest, x) => (x == null || !xs.length ? closest : Math.max(0, Math.min(xs.length - 1, Math.floor((x - xs[0]) / bs)))),
       yRange: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1],
     });
     chartEl.dataset.buckets = p.buckets.length;
