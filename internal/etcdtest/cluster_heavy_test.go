@@ -1,10 +1,10 @@
 package etcdtest_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"net/netip"
 	"os/exec"
 	"path/filepath"
@@ -12,10 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vishvananda/netlink"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
-	"github.com/pmonitor/pmonitor/internal/cli"
 	"github.com/pmonitor/pmonitor/internal/emu"
 	"github.com/pmonitor/pmonitor/internal/emu/emutest"
 	"github.com/pmonitor/pmonitor/internal/etcdstore"
@@ -31,13 +29,14 @@ const leaseTTL = 2 * time.Second
 const editBound = time.Second
 
 // mesh is three etcd members and n agents, each in its own emulated host
-// on one bridge; the test process reaches them through an address of its
-// own on the bridge.
+// on one bridge, and a "client" host from which the test reaches them: its
+// etcd client dials from there and its pmonitor commands run there.
 type mesh struct {
 	net     *emu.Network
 	cluster *etcdtest.Cluster
+	client  *emu.Host
 	url     string
-	reg     *etcdstore.Registry // the orchestrator's handle
+	reg     *etcdstore.Registry // the orchestrator's handle, dialing from client
 	etcd    []netip.Addr
 	agents  []*agentProc
 	subnet  int
@@ -53,16 +52,13 @@ func newMesh(t *testing.T, nAgents int) *mesh {
 	testenv.RequireCommand(t, etcdtest.Binary, "etcd-server")
 	ctx := context.Background()
 	m := &mesh{net: emutest.New(t, emu.Options{}), subnet: 200 + rand.IntN(50)}
-	br, err := netlink.LinkByName(m.net.Bridge())
-	if err != nil {
+	// Checked last (cleanups run in reverse), while the bridges still exist.
+	t.Cleanup(func() { assertNoRootAddress(t, m.net) })
+	var err error
+	if m.client, err = m.net.AddHost(ctx, "client", netip.PrefixFrom(m.addr(255, 254), 16)); err != nil {
 		t.Fatal(err)
 	}
-	// The bridge is this test's: an address on it puts the test process on
-	// the emulated segment (removed with the bridge).
-	own := netip.PrefixFrom(m.addr(255, 254), 16)
-	if err := netlink.AddrAdd(br, &netlink.Addr{IPNet: prefixNet(own)}); err != nil {
-		t.Fatal(err)
-	}
+	dial := dialFrom(m.client)
 
 	m.cluster = etcdtest.New(t, 3)
 	hosts := map[string]*emu.Host{}
@@ -79,10 +75,12 @@ func newMesh(t *testing.T, nAgents int) *mesh {
 	m.cluster.Command = func(mb *etcdtest.Member, argv []string) *exec.Cmd {
 		return hosts[mb.Name].Command(context.Background(), argv[0], argv[1:]...)
 	}
+	m.cluster.Dial = dial
 	m.cluster.StartAll()
 	m.url = m.cluster.URL("/mesh")
 	eps, prefix, _ := etcdstore.ParseURL(m.url)
-	m.reg, err = etcdstore.Open(ctx, etcdstore.Config{Endpoints: eps, Prefix: prefix})
+	m.reg, err = etcdstore.Open(ctx, etcdstore.Config{Endpoints: eps, Prefix: prefix,
+		Dial: func(ctx context.Context, addr string) (net.Conn, error) { return dial(ctx, "tcp", addr) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,11 +98,10 @@ func newMesh(t *testing.T, nAgents int) *mesh {
 		if err != nil {
 			t.Fatal(err)
 		}
-		dir := filepath.Join(t.TempDir(), tg.Name) // a private directory per agent
-		p := newAgentProc(h, tg.Address, t.TempDir(), []string{m.url, filepath.Join(dir, "..", "work.db"), tg.Address,
+		p := newAgentProc(h, tg.Address, t.TempDir(), nil) // a private directory per agent
+		p.args = []string{m.url, p.Work, tg.Address,
 			"--interval", "1s", "--timeout", "1s", "--lease-ttl", leaseTTL.String(),
-			"--listen", "0.0.0.0:9310", "--log-level", "debug", "--log-format", "json"})
-		p.args[1] = filepath.Join(p.Dir, "work.db")
+			"--listen", "0.0.0.0:9310", "--log-level", "debug", "--log-format", "json"}
 		m.agents = append(m.agents, p)
 		t.Cleanup(p.kill)
 	}
@@ -115,10 +112,9 @@ func newMesh(t *testing.T, nAgents int) *mesh {
 	ds := latencies(t, m.agents, start, 60*time.Second, applied(nAgents-1))
 	t.Logf("%d agents converged (applied %d targets): %s after start", nAgents, nAgents-1, figure(ds))
 	m.awaitRunning(t, nAgents, 30*time.Second)
+	assertNoRootAddress(t, m.net)
 	return m
 }
-
-func prefixNet(p netip.Prefix) *netipNet { return toIPNet(p) }
 
 // awaitRunning waits until n agents hold a liveness key.
 func (m *mesh) awaitRunning(t *testing.T, n int, within time.Duration) {
@@ -169,11 +165,10 @@ func (m *mesh) editRounds(t *testing.T, what string, ps []*agentProc, rounds int
 	}
 }
 
+// pmonitor runs a pmonitor command inside the client host.
 func (m *mesh) pmonitor(t *testing.T, args ...string) (string, int) {
 	t.Helper()
-	var out, errb bytes.Buffer
-	code := cli.Run(context.Background(), args, &out, &errb)
-	return out.String() + errb.String(), code
+	return runIn(t, m.client, args...)
 }
 
 // TestHeavyEtcdCluster runs the scenarios on three etcd members and
