@@ -102,11 +102,10 @@ type Registry struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	mu       sync.Mutex
-	session  *concurrency.Session // nil until an agent registers
-	me       map[string]agentValue
-	watch    *watchState // nil until Notify or the first Changed
-	watchRev int64       // where the watch started; 0 before
+	mu      sync.Mutex
+	session *concurrency.Session // nil until an agent registers
+	me      map[string]agentValue
+	watch   *watchState // nil until Notify or the first Changed
 }
 
 var _ store.Registry = (*Registry)(nil)
