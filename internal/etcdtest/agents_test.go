@@ -135,6 +135,16 @@ func (p *agentProc) await(since time.Time, timeout time.Duration, match func(eve
 	}
 }
 
+// The agent's log messages about its registry (internal/agent/watch.go).
+const (
+	msgUnavailable = "registry unavailable; probing the last known targets"
+	msgAvailable   = "registry available again"
+)
+
+func logged(msg string) func(event) bool {
+	return func(e event) bool { return e.Msg == msg }
+}
+
 func applied(n int) func(event) bool {
 	return func(e event) bool { return e.Msg == "targets applied" && e.Targets == n }
 }

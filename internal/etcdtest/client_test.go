@@ -3,10 +3,14 @@ package etcdtest_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
+	"sync"
 	"testing"
 
 	"github.com/vishvananda/netlink"
@@ -76,4 +80,58 @@ func assertNoRootAddress(t *testing.T, n *emu.Network) {
 			t.Errorf("bridge %s has addresses in the root namespace: %v", name, addrs)
 		}
 	}
+}
+
+// startIn starts this test binary as pmonitor with args inside h's
+// namespace until the test ends; its output goes to out.
+func startIn(t *testing.T, h *emu.Host, out *syncBuffer, args ...string) {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := h.Command(context.Background(), exe, args...)
+	cmd.Env = append(cmd.Env, asPmonitor+"=1")
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(os.Interrupt)
+		cmd.Wait()
+		if t.Failed() {
+			t.Logf("pmonitor %v:\n%s", args, out.String())
+		}
+	})
+}
+
+// syncBuffer is a bytes.Buffer safe for a writer and a reader goroutine.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// getJSON fetches url with client into v.
+func getJSON(client *http.Client, url string, v any) error {
+	resp, err := client.Get(url)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return json.NewDecoder(resp.Body).Decode(v)
 }
