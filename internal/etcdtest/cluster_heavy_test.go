@@ -176,8 +176,8 @@ func (m *mesh) editRounds(t *testing.T, what string, ps []*agentProc, rounds int
 	t.Logf("%s: edit to every agent: %s", what, figure(all))
 	if p99 := quantile(all, 0.99); p99 > editBound {
 		log, _ := os.ReadFile(filepath.Join(ps[slowest].Dir, "agent.log"))
-		os.WriteFile("/tmp/h10b-slow-agent.log", log, 0o644)
-		t.Errorf("%s: edit latency p99 %v > %v (slowest: agent %s, %v)", what, p99, editBound, ps[slowest].Addr, worst)
+		t.Errorf("%s: edit latency p99 %v > %v (slowest: agent %s, %v); its log ends:\n%s",
+			what, p99, editBound, ps[slowest].Addr, worst, log[max(0, len(log)-3000):])
 	}
 }
 
