@@ -18,7 +18,7 @@ import (
 func cmdServe() *command {
 	c := &command{
 		name:    "serve",
-		args:    "MASTER_DB [WORKING_DB...] | MASTER_DB --dir DIR | ANALYSIS_DB",
+		args:    "MASTER_DB [WORKING_DB...] | MASTER_DB --dir DIR | MASTER_DB --from-registry | ANALYSIS_DB",
 		summary: "serve the web dashboard and its JSON API, live or replaying an analysis database",
 		help: `Live: reads the registry and the working databases (listed, or every *.db in
 --dir, including files that appear later) once a second and serves the
@@ -26,6 +26,13 @@ dashboard, the JSON API (/api/v1/...), a Server-Sent Events stream,
 Prometheus metrics (/metrics) and service discovery (/api/v1/sd). Working
 databases are matched to nodes by their me row; one that is missing,
 corrupt or locked shows as unavailable while the rest is served.
+
+MASTER_DB may be an etcd registry (etcd://host:port[,...]/PREFIX, with the
+--etcd-* flags). With --from-registry serve needs no shared directory: it
+finds the running agents through the registry (their monitor --listen URL)
+and downloads their working databases (GET /api/v1/working.db, with the
+bearer token of --api-token-file) into a private temporary directory every
+--pull-interval, and serves those copies.
 
 Replay: given one analysis database (pmonitor consolidate, or a demo run's
 analysis.db), serves the same dashboard over the recorded history.
@@ -38,6 +45,7 @@ the registry's run flag, as 'pmonitor stop' does.
 Examples:
   pmonitor serve master.db work-*.db
   pmonitor serve master.db --dir /var/lib/pmonitor --listen 127.0.0.1:9300
+  pmonitor serve etcd://10.0.0.1:2379,10.0.0.2:2379/mesh --from-registry --api-token-file api.token
   pmonitor serve runs/20261128-101500/analysis.db`,
 	}
 	c.run = func(ctx context.Context, e *env, args []string) error {
@@ -48,6 +56,13 @@ Examples:
 		tick := fs.Duration("tick", time.Second, "how often the databases are read and the stream pushed")
 		logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 		logFormat := fs.String("log-format", "text", "text or json")
+		src := sourceFlags{
+			rf:           addRegistryFlags(fs),
+			fromRegistry: fs.Bool("from-registry", false, "download the running agents' working databases from the API URLs in the registry"),
+			apiTokenFile: fs.String("api-token-file", "", "--from-registry: bearer token the agents' APIs require, in this file"),
+			pullEvery:    fs.Duration("pull-interval", 5*time.Second, "--from-registry: how often the working databases are downloaded again"),
+			dir:          dir,
+		}
 		pos, err := fs.parse(args, 1, -1)
 		if err != nil {
 			return err
@@ -63,11 +78,12 @@ Examples:
 		if err != nil {
 			return setupError(fmt.Errorf("serve: %w", err))
 		}
-		svc, what, err := openSource(ctx, pos, *dir)
+		src.log = log
+		svc, what, closeSrc, err := src.open(ctx, pos)
 		if err != nil {
 			return err
 		}
-		defer svc.Close()
+		defer closeSrc()
 		if token != "" && svc.Mode() == mesh.ModeReplay {
 			return usageErrorf("serve: --control-token-file makes no sense with an analysis database (nothing runs)")
 		}
@@ -89,45 +105,6 @@ Examples:
 		return srv.Run(ctx)
 	}
 	return c
-}
-
-// openSource picks live or replay from the arguments.
-func openSource(ctx context.Context, pos []string, dir string) (*mesh.Service, string, error) {
-	first := pos[0]
-	if _, err := os.Stat(first); err != nil {
-		return nil, "", setupError(fmt.Errorf("serve: %s: %w", first, err))
-	}
-	analysis, err := mesh.IsAnalysis(ctx, first)
-	if err != nil {
-		return nil, "", setupError(fmt.Errorf("serve: %w", err))
-	}
-	if analysis {
-		if len(pos) > 1 || dir != "" {
-			return nil, "", usageErrorf("serve: %s is an analysis database: give it alone", first)
-		}
-		r, err := mesh.OpenReplay(ctx, first)
-		if err != nil {
-			return nil, "", setupError(fmt.Errorf("serve: %w", err))
-		}
-		return mesh.NewReplay(r, mesh.Options{}), "replaying " + first, nil
-	}
-	if len(pos) == 1 && dir == "" {
-		return nil, "", usageErrorf("serve: give working databases after %s, or --dir DIR", first)
-	}
-	if dir != "" {
-		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
-			return nil, "", setupError(fmt.Errorf("serve: --dir %s: not a directory", dir))
-		}
-	}
-	l, err := mesh.OpenLive(first, pos[1:], dir)
-	if err != nil {
-		return nil, "", setupError(fmt.Errorf("serve: %w", err))
-	}
-	what := fmt.Sprintf("live, registry %s, %d working databases", first, len(pos)-1)
-	if dir != "" {
-		what = fmt.Sprintf("live, registry %s, working databases in %s", first, dir)
-	}
-	return mesh.NewLive(l, mesh.Options{}), what, nil
 }
 
 // readToken reads the control token ("" without a file).

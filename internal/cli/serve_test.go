@@ -38,6 +38,9 @@ func TestServeUsageErrors(t *testing.T) {
 		{[]string{"serve", master, "--dir", filepath.Join(dir, "nodir")}, "not a directory"},
 		{[]string{"serve", master, "w.db", "--control-token-file", short}, "want at least 16 characters"},
 		{[]string{"serve", master, "w.db", "--tick", "1ms"}, "--tick must be at least 100ms"},
+		{[]string{"serve", master, "--from-registry", "--dir", dir}, "--from-registry downloads the working databases: no --dir"},
+		{[]string{"serve", master, "--from-registry", "--pull-interval", "10ms"}, "--pull-interval must be at least 1s"},
+		{[]string{"serve", "etcd://127.0.0.1:1/x"}, "give working databases after etcd://127.0.0.1:1/x, --dir DIR or --from-registry"},
 	} {
 		_, errs, code := run(t, tc.args...)
 		if code != exitUsage || !strings.Contains(errs, tc.want) {

@@ -112,12 +112,16 @@ type targetJSON struct {
 	Running   bool       `json:"running"`
 	Heartbeat *time.Time `json:"heartbeat,omitempty"`
 	PID       int        `json:"pid,omitempty"`
+	APIURL    string     `json:"api_url,omitempty"` // a running agent's --listen URL
 }
 
 func toJSON(ts []store.Target) []targetJSON {
 	out := make([]targetJSON, len(ts))
 	for i, t := range ts {
 		out[i] = targetJSON{Name: t.Name, Address: t.Address, Stable: t.Stable, Run: t.Run, Running: t.Running, PID: t.PID}
+		if t.Running {
+			out[i].APIURL = t.APIURL
+		}
 		if !t.Heartbeat.IsZero() {
 			hb := t.Heartbeat.UTC()
 			out[i].Heartbeat = &hb

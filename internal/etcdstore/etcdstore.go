@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/url"
 	"strings"
 	"sync"
@@ -23,6 +24,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/client/v3/concurrency"
 	"go.uber.org/zap"
+	"google.golang.org/grpc"
 
 	"github.com/pmonitor/pmonitor/internal/store"
 )
@@ -48,6 +50,11 @@ type Config struct {
 	TTL       time.Duration // lease of the agent's liveness key; default 10s, at least 2s
 	OpTimeout time.Duration // bound of one request; default 5s
 	APIURL    string        // advertised in the agent's liveness key (its --listen URL)
+
+	// Dial, when set, opens the client's TCP connections to the members
+	// (addr is host:port), for instance from inside a network namespace;
+	// nil dials as net.Dialer does.
+	Dial func(ctx context.Context, addr string) (net.Conn, error)
 
 	Logger *slog.Logger
 }
@@ -95,11 +102,10 @@ type Registry struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	mu       sync.Mutex
-	session  *concurrency.Session // nil until an agent registers
-	me       map[string]agentValue
-	watch    *watchState // nil until Notify or the first Changed
-	watchRev int64       // where the watch started; 0 before
+	mu      sync.Mutex
+	session *concurrency.Session // nil until an agent registers
+	me      map[string]agentValue
+	watch   *watchState // nil until Notify or the first Changed
 }
 
 var _ store.Registry = (*Registry)(nil)
@@ -126,6 +132,10 @@ func Open(ctx context.Context, cfg Config) (*Registry, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	var dialOpts []grpc.DialOption
+	if cfg.Dial != nil {
+		dialOpts = append(dialOpts, grpc.WithContextDialer(cfg.Dial))
+	}
 	cli, err := clientv3.New(clientv3.Config{
 		Endpoints:   cfg.Endpoints,
 		DialTimeout: cfg.OpTimeout,
@@ -139,6 +149,7 @@ func Open(ctx context.Context, cfg Config) (*Registry, error) {
 		Password:             cfg.Password,
 		Logger:               zap.NewNop(),
 		Context:              context.WithoutCancel(ctx),
+		DialOptions:          dialOpts,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("etcd registry %s: %w", strings.Join(cfg.Endpoints, ","), err)

@@ -104,6 +104,26 @@ func TestWatch(t *testing.T) {
 	}
 }
 
+// TestWatchFromNotify: the watch starts with Notify, so an edit made after
+// an agent started but before its first poll (Changed) wakes it at once.
+func TestWatchFromNotify(t *testing.T) {
+	ctx := context.Background()
+	c := etcdtest.Start(t, 1)
+	agent := open(t, c)
+	orch := open(t, c, samePrefix(agent))
+	must(t, orch.Replace(ctx, []store.Target{{Address: "127.0.0.1", Name: "a", Run: true}}))
+	notify := agent.Notify()
+	<-agent.watcher().created
+	must(t, orch.Add(ctx, store.Target{Address: "127.0.0.2", Name: "b", Run: true}))
+	<-notify // never called Changed: the watch woke it
+	if ch, err := agent.Changed(ctx); err != nil || !ch {
+		t.Fatalf("Changed after the wake-up = %v, %v", ch, err)
+	}
+	if ch, _ := agent.Changed(ctx); ch {
+		t.Fatalf("Changed twice for one edit")
+	}
+}
+
 // TestLeaseExpires: an agent that dies without cleaning up (its lease no
 // longer kept alive) is not running once the TTL passed.
 func TestLeaseExpires(t *testing.T) {
@@ -148,7 +168,8 @@ func TestCompacted(t *testing.T) {
 	if _, err := r.Client().Compact(ctx, cur-1); err != nil {
 		t.Fatal(err)
 	}
-	w := &watchState{notify: make(chan struct{}, 1)}
+	w := newWatchState()
+	w.dirty = false
 	r.wg.Add(1)
 	go r.watchLoop(w, old)
 	<-w.notify

@@ -23,12 +23,28 @@ var _ store.Watcher = (*Registry)(nil)
 // watchState is what the watch goroutine tells Changed. Changed only reads
 // it under a mutex: it costs no request.
 type watchState struct {
-	notify chan struct{} // capacity 1: one pending wake-up is enough
+	notify  chan struct{} // capacity 1: one pending wake-up is enough
+	created chan struct{} // closed when the first watch is in place
 
-	mu       sync.Mutex
-	dirty    bool
-	err      error // the watch's last failure, nil while it works
-	errSince time.Time
+	createdOnce sync.Once
+	mu          sync.Mutex
+	dirty       bool
+	err         error // the watch's last failure, nil while it works
+	errSince    time.Time
+}
+
+func newWatchState() *watchState {
+	return &watchState{notify: make(chan struct{}, 1), created: make(chan struct{}), dirty: true}
+}
+
+// setCreated records that the watch is in place: every later change is seen.
+func (w *watchState) setCreated() { w.createdOnce.Do(func() { close(w.created) }) }
+
+// lastErr returns the watch's last failure.
+func (w *watchState) lastErr() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.err
 }
 
 func (w *watchState) mark() {
@@ -64,41 +80,47 @@ func (w *watchState) ok() {
 
 // Notify implements store.Watcher: the channel receives a value soon after
 // a target or run flag changes, and when the watch breaks; the agent then
-// calls Changed. Writes to liveness and heartbeat keys do not wake it.
+// calls Changed. Writes to liveness and heartbeat keys do not wake it. The
+// first call starts the watch at once, so that an edit made soon after an
+// agent started wakes it too (not only its next poll).
 func (r *Registry) Notify() <-chan struct{} {
+	return r.watcher().notify
+}
+
+// watcher returns the watch state, starting the watch on first use.
+func (r *Registry) watcher() *watchState {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.watch == nil {
-		r.watch = &watchState{notify: make(chan struct{}, 1), dirty: true}
+		r.watch = newWatchState()
+		r.wg.Add(1)
+		go r.watchLoop(r.watch, 0)
 	}
-	return r.watch.notify
+	return r.watch
 }
 
-// Changed implements store.Registry from the watch: the first call reads
-// the current revision and starts watching the list and the run flags from
-// the next one; later calls only read what the watch recorded. An expired
-// lease (ErrLeaseLost) or a watch broken for longer than watchGrace is an
-// error: the agent reopens the registry, registers again and re-reads
-// everything.
+// Changed implements store.Registry from the watch: the first call waits
+// until the watch is in place (at most OpTimeout; an unreachable cluster is
+// an error) and reports a change, so the caller's read that follows misses
+// nothing; later calls only read what the watch recorded. An expired lease
+// (ErrLeaseLost) or a watch broken for longer than watchGrace is an error:
+// the agent reopens the registry, registers again and re-reads everything.
 func (r *Registry) Changed(ctx context.Context) (bool, error) {
-	r.Notify()
-	r.mu.Lock()
-	w, started := r.watch, r.watchRev != 0
-	r.mu.Unlock()
-	if !started {
+	w := r.watcher()
+	select {
+	case <-w.created:
+	default:
 		octx, cancel := r.op(ctx)
-		resp, err := r.cli.Get(octx, r.keys.targets(), clientv3.WithCountOnly())
-		cancel()
-		if err != nil {
+		defer cancel()
+		select {
+		case <-w.created:
+		case <-octx.Done():
+			err := w.lastErr()
+			if err == nil {
+				err = octx.Err()
+			}
 			return false, fmt.Errorf("watch registry %s: %w", r, err)
 		}
-		r.mu.Lock()
-		if r.watchRev == 0 {
-			r.watchRev = resp.Header.Revision + 1
-			r.wg.Add(1)
-			go r.watchLoop(w, r.watchRev)
-		}
-		r.mu.Unlock()
 	}
 	if r.leaseLost() {
 		return false, fmt.Errorf("registry %s: %w", r, ErrLeaseLost)
@@ -114,17 +136,20 @@ func (r *Registry) Changed(ctx context.Context) (bool, error) {
 }
 
 // watchLoop follows PREFIX/run/ up to PREFIX/targets (the run flags and the
-// list; see README.md) from revision rev until Close. A watch that ends is
-// resumed from the revision after the last one seen; a compacted revision
-// cannot be resumed, so everything is marked changed (a full re-read) and
-// the watch restarts from the current revision.
+// list; see README.md) from revision rev (0: from now) until Close. A watch
+// that ends is resumed from the revision after the last one seen; a
+// compacted revision cannot be resumed, so everything is marked changed (a
+// full re-read) and the watch restarts from the current revision.
 func (r *Registry) watchLoop(w *watchState, rev int64) {
 	defer r.wg.Done()
 	backoff := 100 * time.Millisecond
 	for r.life.Err() == nil {
 		ctx, cancel := context.WithCancel(clientv3.WithRequireLeader(r.life))
-		wch := r.cli.Watch(ctx, r.keys.runDir(), clientv3.WithRange(r.keys.targets()+"\x00"),
-			clientv3.WithRev(rev), clientv3.WithCreatedNotify())
+		opts := []clientv3.OpOption{clientv3.WithRange(r.keys.targets() + "\x00"), clientv3.WithCreatedNotify()}
+		if rev != 0 {
+			opts = append(opts, clientv3.WithRev(rev))
+		}
+		wch := r.cli.Watch(ctx, r.keys.runDir(), opts...)
 		for resp := range wch {
 			if resp.CompactRevision != 0 || errors.Is(resp.Err(), rpctypes.ErrCompacted) {
 				next, err := r.currentRev()
@@ -142,6 +167,14 @@ func (r *Registry) watchLoop(w *watchState, rev int64) {
 			}
 			backoff = 100 * time.Millisecond
 			if resp.Created || resp.IsProgressNotify() {
+				if resp.Created && rev == 0 {
+					// Watching from now: the creation's revision is the
+					// last one this watch does not report.
+					rev = resp.Header.Revision + 1
+				}
+				if resp.Created {
+					w.setCreated()
+				}
 				w.ok()
 				continue
 			}

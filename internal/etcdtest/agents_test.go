@@ -135,6 +135,16 @@ func (p *agentProc) await(since time.Time, timeout time.Duration, match func(eve
 	}
 }
 
+// The agent's log messages about its registry (internal/agent/watch.go).
+const (
+	msgUnavailable = "registry unavailable; probing the last known targets"
+	msgAvailable   = "registry available again"
+)
+
+func logged(msg string) func(event) bool {
+	return func(e event) bool { return e.Msg == msg }
+}
+
 func applied(n int) func(event) bool {
 	return func(e event) bool { return e.Msg == "targets applied" && e.Targets == n }
 }
@@ -184,7 +194,6 @@ func latencies(t *testing.T, ps []*agentProc, since time.Time, timeout time.Dura
 			case <-time.After(5 * time.Second):
 			}
 			log, _ := os.ReadFile(filepath.Join(p.Dir, "agent.log"))
-			os.WriteFile("/tmp/h10-stuck-agent.log", log, 0o644)
 			if len(log) > 3000 {
 				log = log[len(log)-3000:]
 			}

@@ -35,6 +35,10 @@ type Cluster struct {
 	// Command, when set, makes the Cmd that runs a member's command line
 	// (for instance inside a network namespace: emu's Host.Command).
 	Command func(m *Member, argv []string) *exec.Cmd
+
+	// Dial, when set, opens the connections of the health checks (for
+	// members in namespaces: from inside a namespace of the test's own).
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // Member is one etcd process.
@@ -175,6 +179,9 @@ func (c *Cluster) WaitHealthy(i int, timeout time.Duration) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	hc := &http.Client{Timeout: time.Second}
+	if c.Dial != nil {
+		hc.Transport = &http.Transport{DialContext: c.Dial, DisableKeepAlives: true}
+	}
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	for {

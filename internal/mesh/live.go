@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+
+	"github.com/pmonitor/pmonitor/internal/store"
 )
 
 // readers bounds the working databases read at once: two cores are shared
@@ -25,7 +27,8 @@ const readers = 4
 // given as a list of files or as a directory watched for new ones.
 type Live struct {
 	master string
-	dir    string // "" when the working databases were listed
+	src    store.Registry // when set, the registry is read through it, not from master
+	dir    string         // "" when the working databases were listed
 
 	mu      sync.Mutex // guards reg and dbs (the list, not their reads)
 	reg     *sql.DB
@@ -57,7 +60,20 @@ func OpenLive(master string, paths []string, dir string) (*Live, error) {
 	if master == "" {
 		return nil, errors.New("no registry")
 	}
-	l := &Live{master: master, dir: dir, seen: map[string]bool{}}
+	return openLive(&Live{master: master, dir: dir, seen: map[string]bool{}}, paths)
+}
+
+// OpenLiveRegistry is OpenLive with the registry read through reg (an etcd
+// registry, say) on every read instead of from a SQLite file. Close does
+// not close reg; the caller does, after the Live.
+func OpenLiveRegistry(reg store.Registry, paths []string, dir string) (*Live, error) {
+	if reg == nil {
+		return nil, errors.New("no registry")
+	}
+	return openLive(&Live{src: reg, dir: dir, seen: map[string]bool{}}, paths)
+}
+
+func openLive(l *Live, paths []string) (*Live, error) {
 	for i, p := range paths {
 		abs, err := filepath.Abs(p)
 		if err != nil {
@@ -96,7 +112,10 @@ func (l *Live) scanDir() {
 		return
 	}
 	sort.Strings(names)
-	mfi, _ := os.Stat(l.master)
+	var mfi os.FileInfo
+	if l.src == nil {
+		mfi, _ = os.Stat(l.master)
+	}
 	for _, n := range names {
 		abs, err := filepath.Abs(n)
 		if err != nil || l.seen[abs] || strings.HasSuffix(abs, ".partial") {
@@ -113,6 +132,9 @@ func (l *Live) scanDir() {
 // registry reads the registry, opening it on first use and again after it
 // was replaced, unless it provably did not change since the last read.
 func (l *Live) registry(ctx context.Context) ([]RegistryRow, error) {
+	if l.src != nil {
+		return readStore(ctx, l.src)
+	}
 	sig := statSig(l.master, time.Now())
 	if l.reg != nil && l.regRows != nil && l.regSig.unchanged(sig) {
 		return l.regRows, nil
@@ -183,6 +205,12 @@ func (l *Live) read(ctx context.Context, now float64) reading {
 // SetRun sets the registry's run flag of the agent at address through a
 // read-write connection opened for this one statement.
 func (l *Live) SetRun(ctx context.Context, address string, run bool) error {
+	if l.src != nil {
+		if _, err := l.src.Lookup(ctx, address); errors.Is(err, store.ErrUnknownTarget) {
+			return fmt.Errorf("set run flag of %s: %w", address, ErrNotFound)
+		}
+		return l.src.SetRun(ctx, address, run)
+	}
 	abs, err := filepath.Abs(l.master)
 	if err != nil {
 		return err

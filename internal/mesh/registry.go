@@ -3,7 +3,11 @@ package mesh
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"time"
+
+	"github.com/pmonitor/pmonitor/internal/store"
 )
 
 // readRegistry reads every row of a targets table in insertion order, with
@@ -35,6 +39,34 @@ func readRegistry(ctx context.Context, db *sql.DB) ([]RegistryRow, error) {
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("read registry: %w", err)
+	}
+	return out, nil
+}
+
+// storeReadTimeout bounds one read of a registry behind store.Registry (an
+// etcd cluster): an unreachable one shows as an error on this tick.
+const storeReadTimeout = 2 * time.Second
+
+// readStore reads the registry through store.Registry, as readRegistry
+// reads a SQLite one.
+func readStore(ctx context.Context, reg store.Registry) ([]RegistryRow, error) {
+	ctx, cancel := context.WithTimeout(ctx, storeReadTimeout)
+	defer cancel()
+	ts, err := reg.Targets(ctx)
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			return nil, errors.New("registry: unreachable")
+		}
+		return nil, fmt.Errorf("registry: %w", err)
+	}
+	out := make([]RegistryRow, 0, len(ts))
+	for _, t := range ts {
+		r := RegistryRow{Node: Node{Name: t.Name, Address: t.Address, Stable: t.Stable},
+			Run: t.Run, Running: t.Running, PID: t.PID, URL: t.APIURL}
+		if !t.Heartbeat.IsZero() {
+			r.Heartbeat = float64(t.Heartbeat.UnixNano()) / 1e9
+		}
+		out = append(out, r)
 	}
 	return out, nil
 }

@@ -106,11 +106,17 @@ func APIURLs(ctx context.Context, reg store.Registry) (map[string]string, error)
 	if err != nil {
 		return nil, err
 	}
+	return APIURLsOf(ts), nil
+}
+
+// APIURLsOf is APIURLs over targets already read (store.ReadRegistry reads
+// a SQLite registry without opening it for writing).
+func APIURLsOf(ts []store.Target) map[string]string {
 	m := map[string]string{}
 	for _, t := range ts {
 		if t.Running && t.APIURL != "" {
 			m[t.Address] = t.APIURL
 		}
 	}
-	return m, nil
+	return m
 }
