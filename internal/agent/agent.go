@@ -53,9 +53,15 @@ type Config struct {
 	Interval  time.Duration // between two probes of one target; default 10s
 	Timeout   time.Duration // per probe; default 3s
 	Retention time.Duration // samples history kept; 0 keeps none
-	Flush     time.Duration // batch check period; default 250ms (small batches wait up to 1s)
-	Watch     time.Duration // registry poll period; default 500ms
-	Heartbeat time.Duration // registry heartbeat period; default 30s (the working db's me row beats at every write)
+	Flush     time.Duration // how long results may wait in memory; default a sixth of Interval, within 2s..10s (state changes are written at once)
+	Watch     time.Duration // registry poll period when the registry cannot announce changes; default 500ms
+	Recheck   time.Duration // registry safety poll when it announces changes; default 30s
+	Heartbeat time.Duration // registry heartbeat period; default 30s (the working db's me row beats at every write, and at least every 30s)
+
+	// OnRate, if set, is called with the probe rate (probes per second)
+	// whenever the target list changes; the monitor command sizes
+	// GOMAXPROCS with it (see Procs).
+	OnRate func(perSecond float64)
 
 	Logger *slog.Logger
 	Now    func() time.Time // default time.Now
@@ -75,11 +81,14 @@ func (c *Config) defaults() error {
 	}
 	def(&c.Interval, 10*time.Second)
 	def(&c.Timeout, 3*time.Second)
-	def(&c.Flush, 250*time.Millisecond)
-	// Every commit to the shared registry makes all agents re-read it, and
-	// each poll costs a read transaction: a hundred agents on one registry
-	// stay cheap with a half-second poll and rare registry heartbeats.
+	// A write costs about as much as a thousand samples: an idle agent
+	// writes every few seconds, not at every probe. A crash loses what waits.
+	def(&c.Flush, min(max(c.Interval/6, 2*time.Second), 10*time.Second))
+	// A registry that announces changes (inotify on a file) is checked when
+	// it does and on the slow safety poll; one that cannot is polled twice
+	// a second.
 	def(&c.Watch, 500*time.Millisecond)
+	def(&c.Recheck, 30*time.Second)
 	def(&c.Heartbeat, 30*time.Second)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -115,8 +124,10 @@ type Agent struct {
 	pacerMu sync.Mutex
 	pacer   pacer
 
-	pendMu  sync.Mutex
-	pending store.Batch
+	pendMu     sync.Mutex
+	pending    store.Batch
+	flushTimer *time.Timer // fires when the pending batch or the me row's heartbeat is due
+	flushDue   time.Time   // when flushTimer fires; zero while stopped or writing
 
 	stats  counters
 	health health
@@ -144,14 +155,16 @@ func New(cfg Config) (*Agent, error) {
 		return nil, err
 	}
 	a := &Agent{
-		cfg:       cfg,
-		log:       cfg.Logger.With("agent", cfg.Self.String()),
-		targets:   map[netip.Addr]*target{},
-		pacer:     pacer{interval: cfg.Interval},
-		kickFlush: make(chan struct{}, 1),
-		kickProbe: make(chan struct{}, 1),
-		stopped:   make(chan struct{}),
+		cfg:        cfg,
+		log:        cfg.Logger.With("agent", cfg.Self.String()),
+		targets:    map[netip.Addr]*target{},
+		pacer:      pacer{interval: cfg.Interval},
+		kickFlush:  make(chan struct{}, 1),
+		flushTimer: time.NewTimer(time.Hour),
+		kickProbe:  make(chan struct{}, 1),
+		stopped:    make(chan struct{}),
 	}
+	a.flushTimer.Stop() // armed by the first result or by flushLoop
 	a.stats.started = cfg.Now()
 	a.stats.lastSend.Store(a.stats.started.UnixNano())
 	return a, nil
@@ -305,6 +318,9 @@ func (a *Agent) applyTargets(ctx context.Context, targets []store.Target) error 
 	a.pacer.setOrder(order)
 	a.pacerMu.Unlock()
 	a.applied = want
+	if a.cfg.OnRate != nil {
+		a.cfg.OnRate(float64(len(order)) / a.cfg.Interval.Seconds())
+	}
 	select {
 	case a.kickProbe <- struct{}{}:
 	default:

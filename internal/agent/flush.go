@@ -18,42 +18,77 @@ const (
 
 // Small batches wait: a transaction costs about as much as a thousand
 // samples, and a hundred agents on one machine each committing four times a
-// second would spend more on commits than on probing.
+// second would spend more on commits than on probing. Nothing ticks: the
+// flush timer is armed when the first result of a batch arrives (see
+// noteResult) and otherwise only for the me row's heartbeat.
 const (
-	flushBatch = 1024            // results that make a batch worth writing at the next tick
-	flushLazy  = 2 * time.Second // how long a smaller batch may wait
+	flushBatch     = 1024             // results that make a batch worth writing at once
+	flushHeartbeat = 30 * time.Second // the me row's heartbeat when no result waits
 )
 
-// flushLoop writes the pending results: at the next Flush tick once
-// flushBatch results wait, after at most flushLazy otherwise, and at once
-// after a state change. It prunes the history once a minute.
+// flushLoop writes the pending results: at once after a state change or
+// once flushBatch results wait, at most Config.Flush after the first of a
+// smaller batch, and an empty batch (the me row's heartbeat) when nothing
+// was written for flushHeartbeat. It prunes the history at most once a
+// minute, after a write.
 func (a *Agent) flushLoop(ctx context.Context) error {
-	tick := time.NewTicker(a.cfg.Flush)
-	defer tick.Stop()
-	lastPrune, lastFlush := a.cfg.Now(), a.cfg.Now()
+	lastPrune := a.cfg.Now()
+	a.pendMu.Lock()
+	a.armFlush(a.cfg.Now().Add(flushHeartbeat))
+	a.pendMu.Unlock()
+	defer a.flushTimer.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-tick.C:
-			a.pendMu.Lock()
-			waiting := len(a.pending.Samples)
-			a.pendMu.Unlock()
-			if waiting < flushBatch && a.cfg.Now().Sub(lastFlush) < max(flushLazy, a.cfg.Flush) {
-				continue
-			}
+		case <-a.flushTimer.C:
 		case <-a.kickFlush:
 		}
-		lastFlush = a.cfg.Now()
+		a.pendMu.Lock()
+		a.flushDue = time.Time{} // writing now: the next result arms the timer again
+		a.pendMu.Unlock()
 		a.flush(ctx) // failures are logged by flush, once per change
 
-		if now := a.cfg.Now(); a.cfg.Retention > 0 && now.Sub(lastPrune) >= time.Minute {
+		now := a.cfg.Now()
+		if a.cfg.Retention > 0 && now.Sub(lastPrune) >= time.Minute {
 			lastPrune = now
 			if _, err := a.cfg.Working.Prune(ctx, now.Add(-a.cfg.Retention)); err != nil && ctx.Err() == nil {
 				a.log.Warn("prune samples", "err", err)
 			}
 		}
+		a.pendMu.Lock()
+		if len(a.pending.Samples) > 0 || len(a.pending.Events) > 0 {
+			a.armFlush(now.Add(a.cfg.Flush)) // arrived meanwhile, or the write failed: retry
+		} else {
+			a.armFlush(now.Add(flushHeartbeat))
+		}
+		a.pendMu.Unlock()
 	}
+}
+
+// noteResult arms the flush timer for a result just added to the pending
+// batch at now, and kicks the flush loop when the batch is full. a.pendMu
+// is held.
+func (a *Agent) noteResult(now time.Time) {
+	if len(a.pending.Samples) >= flushBatch {
+		select {
+		case a.kickFlush <- struct{}{}:
+		default:
+		}
+		return
+	}
+	a.armFlush(now.Add(a.cfg.Flush))
+}
+
+// armFlush makes the flush timer fire at due at the latest. Resetting a
+// timer needs no wakeup of the flush loop: an idle agent's loop sleeps
+// until a batch is due. a.pendMu is held.
+func (a *Agent) armFlush(due time.Time) {
+	if !a.flushDue.IsZero() && !a.flushDue.After(due) {
+		return // armed already for an earlier time
+	}
+	a.flushDue = due
+	a.flushTimer.Reset(max(due.Sub(a.cfg.Now()), 0))
 }
 
 // flush writes the pending batch in one transaction. On failure the batch

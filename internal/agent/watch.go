@@ -22,17 +22,25 @@ type watcher struct {
 	reg     store.Registry // nil while unavailable
 	backoff time.Duration
 	retryAt time.Time
-	lastHB  time.Time
+	nextHB  time.Time // when the next registry heartbeat is due
+	wake    registryWake
 }
 
+// loop looks at the registry whenever it announces a change, on the
+// safety poll, and when a heartbeat or a retry is due (see registryWake).
 func (w *watcher) loop(ctx context.Context) error {
-	tick := time.NewTicker(w.a.cfg.Watch)
-	defer tick.Stop()
+	w.nextHB = heartbeatAt(w.a.cfg.Now(), w.a.cfg.Heartbeat, w.a.cfg.Self)
+	w.follow(w.reg)
+	// A first look at once: a change made after Run read the targets and
+	// before the subscription would otherwise wait for the safety poll.
+	timer := time.NewTimer(0)
+	defer timer.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-tick.C:
+		case <-timer.C:
+		case <-w.wake.changes:
 		}
 		if err := w.poll(ctx); err != nil {
 			if errors.Is(err, errStopRequested) {
@@ -43,6 +51,8 @@ func (w *watcher) loop(ctx context.Context) error {
 			}
 			w.fail(err)
 		}
+		w.follow(w.reg)
+		timer.Reset(w.nextWake(w.a.cfg.Now()))
 	}
 }
 
@@ -78,11 +88,11 @@ func (w *watcher) poll(ctx context.Context) error {
 			a.log.Warn("apply registry change", "err", err)
 		}
 	}
-	if now.Sub(w.lastHB) >= a.cfg.Heartbeat {
+	if !now.Before(w.nextHB) {
 		if err := w.reg.Heartbeat(ctx, a.cfg.Self.String(), now); err != nil && !errors.Is(err, store.ErrUnknownTarget) {
 			return err
 		}
-		w.lastHB = now
+		w.nextHB = heartbeatAt(now, a.cfg.Heartbeat, a.cfg.Self)
 	}
 	return nil
 }

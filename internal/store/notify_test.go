@@ -34,7 +34,7 @@ func TestFileNotifier(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer reg.Close()
-	n, err := newFileNotifier(path)
+	n, err := newFileNotifier(path, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +84,7 @@ func TestFileNotifier(t *testing.T) {
 }
 
 func TestFileNotifierMissingFile(t *testing.T) {
-	if _, err := newFileNotifier(filepath.Join(t.TempDir(), "none.db")); err == nil {
+	if _, err := newFileNotifier(filepath.Join(t.TempDir(), "none.db"), 0); err == nil {
 		t.Error("watching a missing file: no error")
 	}
 }
