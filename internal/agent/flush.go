@@ -27,14 +27,15 @@ const (
 )
 
 // flushLoop writes the pending results: at once after a state change or
-// once flushBatch results wait, at most Config.Flush after the first of a
-// smaller batch, and an empty batch (the me row's heartbeat) when nothing
-// was written for flushHeartbeat. It prunes the history at most once a
+// once flushBatch results wait, Config.Flush after the first result of a
+// smaller batch (with the next result, or a half period later when none
+// comes), and an empty batch (the me row's heartbeat) when nothing was
+// written for flushHeartbeat. It prunes the history at most once a
 // minute, after a write.
 func (a *Agent) flushLoop(ctx context.Context) error {
 	lastPrune := a.cfg.Now()
 	a.pendMu.Lock()
-	a.armFlush(a.cfg.Now().Add(flushHeartbeat))
+	a.armFlush(a.cfg.Now().Add(flushHeartbeat), 0)
 	a.pendMu.Unlock()
 	defer a.flushTimer.Stop()
 	for {
@@ -58,37 +59,41 @@ func (a *Agent) flushLoop(ctx context.Context) error {
 		}
 		a.pendMu.Lock()
 		if len(a.pending.Samples) > 0 || len(a.pending.Events) > 0 {
-			a.armFlush(now.Add(a.cfg.Flush)) // arrived meanwhile, or the write failed: retry
+			a.armFlush(now.Add(a.cfg.Flush), a.cfg.Flush/2) // arrived meanwhile, or the write failed: retry
 		} else {
-			a.armFlush(now.Add(flushHeartbeat))
+			a.armFlush(now.Add(flushHeartbeat), 0)
 		}
 		a.pendMu.Unlock()
 	}
 }
 
-// noteResult arms the flush timer for a result just added to the pending
-// batch at now, and kicks the flush loop when the batch is full. a.pendMu
-// is held.
+// noteResult schedules the write of a result just added to the pending
+// batch at now: at once when the batch is full or due, otherwise
+// Config.Flush from now. Results arrive while the agent is awake anyway
+// (a burst of probes), so a due batch is written then, without waking the
+// agent on its own; the timer, set a half period later, is only the
+// backstop for results that stop coming. a.pendMu is held.
 func (a *Agent) noteResult(now time.Time) {
-	if len(a.pending.Samples) >= flushBatch {
+	if len(a.pending.Samples) >= flushBatch || (!a.flushDue.IsZero() && !now.Before(a.flushDue)) {
 		select {
 		case a.kickFlush <- struct{}{}:
 		default:
 		}
 		return
 	}
-	a.armFlush(now.Add(a.cfg.Flush))
+	a.armFlush(now.Add(a.cfg.Flush), a.cfg.Flush/2)
 }
 
-// armFlush makes the flush timer fire at due at the latest. Resetting a
-// timer needs no wakeup of the flush loop: an idle agent's loop sleeps
-// until a batch is due. a.pendMu is held.
-func (a *Agent) armFlush(due time.Time) {
+// armFlush makes the pending batch due at due, and the flush timer fire
+// slack later at the latest. Resetting a timer needs no wakeup of the
+// flush loop: an idle agent's loop sleeps until a batch is due.
+// a.pendMu is held.
+func (a *Agent) armFlush(due time.Time, slack time.Duration) {
 	if !a.flushDue.IsZero() && !a.flushDue.After(due) {
-		return // armed already for an earlier time
+		return // due earlier already
 	}
 	a.flushDue = due
-	a.flushTimer.Reset(max(due.Sub(a.cfg.Now()), 0))
+	a.flushTimer.Reset(max(due.Add(slack).Sub(a.cfg.Now()), 0))
 }
 
 // flush writes the pending batch in one transaction. On failure the batch

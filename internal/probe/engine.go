@@ -11,6 +11,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/pmonitor/pmonitor/internal/timerfd"
 )
 
 // ErrClosed is returned by Send and Ping after Close.
@@ -31,7 +33,7 @@ type Engine struct {
 	queue     []uint32 // slots waiting for the sender
 	deadlines deadlineHeap
 	armed     time.Duration  // deadline the timer is set to; under mu
-	timer     *deadlineTimer // fires at armed; reset under mu
+	timer     *timerfd.Timer // fires at armed; reset under mu
 	closed    bool
 
 	sendKick  chan struct{}
@@ -69,7 +71,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		armed:    maxDuration,
 		sendKick: make(chan struct{}, 1),
 	}
-	if e.timer, err = newDeadlineTimer(); err != nil {
+	if e.timer, err = timerfd.New(); err != nil {
 		return nil, err
 	}
 	for _, f := range []family{v4, v6} {

@@ -102,7 +102,7 @@ func (e *Engine) rearm() {
 func (e *Engine) runTimer(ctx context.Context) {
 	var buf []completion
 	for {
-		if err := e.timer.wait(); err != nil || ctx.Err() != nil {
+		if err := e.timer.Wait(); err != nil || ctx.Err() != nil {
 			return // closed: Close cancels what is left
 		}
 		buf = e.expire(buf[:0])

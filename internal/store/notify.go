@@ -37,9 +37,9 @@ type Notifier interface {
 // the owner reopens it (with a new notifier).
 //
 // Every agent on a registry commits its heartbeat there, and every commit
-// wakes every notifier: after a signal the notifier reads nothing for
-// NotifyQuiet, so that a burst of commits costs each agent one or two
-// looks, not one per commit (the kernel keeps the events meanwhile).
+// wakes every notifier: signals are at least NotifyQuiet apart, so that a
+// burst of commits costs each agent a few looks, not one per commit (the
+// kernel keeps the events meanwhile).
 type fileNotifier struct {
 	path     string
 	f        *os.File // the inotify instance, read through the runtime's poller
@@ -122,6 +122,7 @@ func (n *fileNotifier) read() {
 	pause := time.NewTimer(time.Hour)
 	pause.Stop()
 	defer pause.Stop()
+	var last time.Time // when the last signal went out
 	for {
 		k, err := n.f.Read(buf)
 		if err != nil {
@@ -141,18 +142,23 @@ func (n *fileNotifier) read() {
 		if !walGone {
 			n.refresh()
 		}
-		select {
-		case n.c <- struct{}{}:
-		default: // one pending signal says it all
-		}
-		if n.quiet > 0 {
-			pause.Reset(n.quiet)
+		if wait := n.quiet - time.Since(last); wait > 0 {
+			// The last signal went out less than quiet ago: this one waits,
+			// and the events meanwhile stay in the kernel, read as one
+			// batch afterwards. A lone commit is signalled at once, with
+			// no timer.
+			pause.Reset(wait)
 			select {
 			case <-pause.C:
 			case <-n.quit:
 				return
 			}
 		}
+		select {
+		case n.c <- struct{}{}:
+		default: // one pending signal says it all
+		}
+		last = time.Now()
 	}
 }
 
