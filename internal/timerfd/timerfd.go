@@ -2,13 +2,12 @@
 // Go runtime's poller, for the timers of an agent that must cost nothing
 // while it sleeps.
 //
-// A Go timer has two costs that a timerfd has not. The runtime's monitor
-// thread (sysmon) sleeps only until the next Go timer is due, so every
-// expiry wakes it as well as the thread that runs the timer; and a Go
-// timer stopped or moved later stays in the runtime's heap until its old
-// time, and wakes the process then for nothing. A timerfd disarmed or
-// moved in the kernel wakes nobody, and its expiry wakes only the thread
-// waiting in the poller.
+// A Go timer stopped or moved later stays in the runtime's heap until its
+// old time and wakes the process then for nothing (the runtime's monitor
+// thread, which sleeps until the next Go timer, as well as the poller). An
+// idle agent moves its timers all the time: the probe deadline when a
+// reply comes, the next burst when the target list changes. A timerfd
+// disarmed or moved in the kernel wakes nobody.
 package timerfd
 
 import (
