@@ -15,7 +15,7 @@ func cmdAgents() *command {
 		args:    "MASTER_DB",
 		summary: "show every registry row with its run and running flags and last heartbeat",
 		help: `A running agent refreshes its registry heartbeat every 30 seconds (its working
-database's me row every write, at most 2 s apart); a running flag with a
+database's me row at every write, at least every 30 s); a running flag with a
 heartbeat older than a minute means the agent died without cleaning up.
 
 Example:
