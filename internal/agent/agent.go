@@ -21,6 +21,7 @@ import (
 
 	"github.com/pmonitor/pmonitor/internal/probe"
 	"github.com/pmonitor/pmonitor/internal/store"
+	"github.com/pmonitor/pmonitor/internal/timerfd"
 )
 
 // Prober sends probes; *probe.Engine implements it and tests pass a fake.
@@ -127,8 +128,8 @@ type Agent struct {
 
 	pendMu     sync.Mutex
 	pending    store.Batch
-	flushTimer *time.Timer // fires when the pending batch or the me row's heartbeat is due
-	flushDue   time.Time   // when flushTimer fires; zero while stopped or writing
+	flushTimer *timerfd.Timer // fires when the pending batch or the me row's heartbeat is due; nil outside Run
+	flushDue   time.Time      // when the pending batch is due; zero while none waits or while writing
 
 	stats  counters
 	health health
@@ -156,16 +157,14 @@ func New(cfg Config) (*Agent, error) {
 		return nil, err
 	}
 	a := &Agent{
-		cfg:        cfg,
-		log:        cfg.Logger.With("agent", cfg.Self.String()),
-		targets:    map[netip.Addr]*target{},
-		pacer:      pacer{interval: cfg.Interval},
-		kickFlush:  make(chan struct{}, 1),
-		flushTimer: time.NewTimer(time.Hour),
-		kickProbe:  make(chan struct{}, 1),
-		stopped:    make(chan struct{}),
+		cfg:       cfg,
+		log:       cfg.Logger.With("agent", cfg.Self.String()),
+		targets:   map[netip.Addr]*target{},
+		pacer:     pacer{interval: cfg.Interval},
+		kickFlush: make(chan struct{}, 1),
+		kickProbe: make(chan struct{}, 1),
+		stopped:   make(chan struct{}),
 	}
-	a.flushTimer.Stop() // armed by the first result or by flushLoop
 	a.stats.started = cfg.Now()
 	a.stats.lastSend.Store(a.stats.started.UnixNano())
 	return a, nil
@@ -204,10 +203,20 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	a.log.Info("agent started", "targets", len(a.pacer.order), "interval", a.cfg.Interval, "timeout", a.cfg.Timeout)
 
+	ft, err := timerfd.New()
+	if err != nil {
+		return fmt.Errorf("agent: flush timer: %w", err)
+	}
+	a.pendMu.Lock()
+	a.flushTimer = ft
+	a.pendMu.Unlock()
+	flushDue := ft.Chan()
+	defer ft.Close()
+
 	w := &watcher{a: a, reg: reg}
 	loops, lctx := errgroup.WithContext(ctx)
 	loops.Go(func() error { return a.probeLoop(lctx) })
-	loops.Go(func() error { return a.flushLoop(lctx) })
+	loops.Go(func() error { return a.flushLoop(lctx, flushDue) })
 	loops.Go(func() error { return w.loop(lctx) })
 	err = loops.Wait()
 	reg = w.reg // the watcher may have reopened it

@@ -32,17 +32,20 @@ const (
 // comes), and an empty batch (the me row's heartbeat) when nothing was
 // written for flushHeartbeat. It prunes the history at most once a
 // minute, after a write.
-func (a *Agent) flushLoop(ctx context.Context) error {
+//
+// Its timer (a.flushTimer, signalling on due) is a timerfd: a write kicked
+// by a result moves it later every time, which would leave a Go timer's
+// old expiry to wake the agent for nothing.
+func (a *Agent) flushLoop(ctx context.Context, due <-chan struct{}) error {
 	lastPrune := a.cfg.Now()
 	a.pendMu.Lock()
 	a.armFlush(a.cfg.Now().Add(flushHeartbeat), 0)
 	a.pendMu.Unlock()
-	defer a.flushTimer.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-a.flushTimer.C:
+		case <-due:
 		case <-a.kickFlush:
 		}
 		a.pendMu.Lock()
@@ -93,7 +96,9 @@ func (a *Agent) armFlush(due time.Time, slack time.Duration) {
 		return // due earlier already
 	}
 	a.flushDue = due
-	a.flushTimer.Reset(max(due.Add(slack).Sub(a.cfg.Now()), 0))
+	if a.flushTimer != nil { // nil outside Run
+		a.flushTimer.Reset(max(due.Add(slack).Sub(a.cfg.Now()), 0))
+	}
 }
 
 // flush writes the pending batch in one transaction. On failure the batch

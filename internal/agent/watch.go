@@ -3,9 +3,11 @@ package agent
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/pmonitor/pmonitor/internal/store"
+	"github.com/pmonitor/pmonitor/internal/timerfd"
 )
 
 // errStopRequested ends the loops when the registry sets run = FALSE.
@@ -31,15 +33,22 @@ type watcher struct {
 func (w *watcher) loop(ctx context.Context) error {
 	w.nextHB = heartbeatAt(w.a.cfg.Now(), w.a.cfg.Heartbeat, w.a.cfg.Self)
 	w.follow(w.reg)
+	// A timerfd: every announced change moves the timer later, which would
+	// leave a Go timer's old expiry to wake the agent for nothing.
+	timer, err := timerfd.New()
+	if err != nil {
+		return fmt.Errorf("agent: registry watch: %w", err)
+	}
+	defer timer.Close()
+	due := timer.Chan()
 	// A first look at once: a change made after Run read the targets and
 	// before the subscription would otherwise wait for the safety poll.
-	timer := time.NewTimer(0)
-	defer timer.Stop()
+	timer.Reset(0)
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-timer.C:
+		case <-due:
 		case <-w.wake.changes:
 		}
 		if err := w.poll(ctx); err != nil {
