@@ -21,6 +21,7 @@ import (
 
 	"github.com/pmonitor/pmonitor/internal/probe"
 	"github.com/pmonitor/pmonitor/internal/store"
+	"github.com/pmonitor/pmonitor/internal/timerfd"
 )
 
 // Prober sends probes; *probe.Engine implements it and tests pass a fake.
@@ -55,9 +56,15 @@ type Config struct {
 	Interval  time.Duration // between two probes of one target; default 10s
 	Timeout   time.Duration // per probe; default 3s
 	Retention time.Duration // samples history kept; 0 keeps none
-	Flush     time.Duration // batch check period; default 250ms (small batches wait up to 1s)
-	Watch     time.Duration // registry poll period; default 500ms
-	Heartbeat time.Duration // registry heartbeat period; default 30s (the working db's me row beats at every write)
+	Flush     time.Duration // how long results wait in memory before a write; default a quarter of Interval, within 2s..15s (state changes are written at once)
+	Watch     time.Duration // registry poll period when the registry cannot announce changes; default 500ms
+	Recheck   time.Duration // registry safety poll when it announces changes; default 30s
+	Heartbeat time.Duration // registry heartbeat period; default 30s (the working db's me row beats at every write, and at least every 30s)
+
+	// OnRate, if set, is called with the probe rate (probes per second)
+	// whenever the target list changes; the monitor command sizes
+	// GOMAXPROCS with it (see Procs).
+	OnRate func(perSecond float64)
 
 	Logger *slog.Logger
 	Now    func() time.Time // default time.Now
@@ -77,11 +84,15 @@ func (c *Config) defaults() error {
 	}
 	def(&c.Interval, 10*time.Second)
 	def(&c.Timeout, 3*time.Second)
-	def(&c.Flush, 250*time.Millisecond)
-	// Every commit to the shared registry makes all agents re-read it, and
-	// each poll costs a read transaction: a hundred agents on one registry
-	// stay cheap with a half-second poll and rare registry heartbeats.
+	// A write costs about as much as a hundred samples: an idle agent
+	// writes a few times a minute, not at every probe. A crash loses what
+	// waits (at most one and a half periods).
+	def(&c.Flush, min(max(c.Interval/4, 2*time.Second), 15*time.Second))
+	// A registry that announces changes (inotify on a file) is checked when
+	// it does and on the slow safety poll; one that cannot is polled twice
+	// a second.
 	def(&c.Watch, 500*time.Millisecond)
+	def(&c.Recheck, 30*time.Second)
 	def(&c.Heartbeat, 30*time.Second)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -117,8 +128,10 @@ type Agent struct {
 	pacerMu sync.Mutex
 	pacer   pacer
 
-	pendMu  sync.Mutex
-	pending store.Batch
+	pendMu     sync.Mutex
+	pending    store.Batch
+	flushTimer *timerfd.Timer // fires when the pending batch or the me row's heartbeat is due; nil outside Run
+	flushDue   time.Time      // when the pending batch is due; zero while none waits or while writing
 
 	stats  counters
 	health health
@@ -191,10 +204,20 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	a.log.Info("agent started", "targets", len(a.pacer.order), "interval", a.cfg.Interval, "timeout", a.cfg.Timeout)
 
+	ft, err := timerfd.New()
+	if err != nil {
+		return fmt.Errorf("agent: flush timer: %w", err)
+	}
+	a.pendMu.Lock()
+	a.flushTimer = ft
+	a.pendMu.Unlock()
+	flushDue := ft.Chan()
+	defer ft.Close()
+
 	w := &watcher{a: a, reg: reg}
 	loops, lctx := errgroup.WithContext(ctx)
 	loops.Go(func() error { return a.probeLoop(lctx) })
-	loops.Go(func() error { return a.flushLoop(lctx) })
+	loops.Go(func() error { return a.flushLoop(lctx, flushDue) })
 	loops.Go(func() error { return w.loop(lctx) })
 	err = loops.Wait()
 	reg = w.reg // the watcher may have reopened it
@@ -311,6 +334,9 @@ func (a *Agent) applyTargets(ctx context.Context, targets []store.Target) error 
 	a.pacerMu.Unlock()
 	a.applied = want
 	a.log.Debug("targets applied", "targets", len(order))
+	if a.cfg.OnRate != nil {
+		a.cfg.OnRate(float64(len(order)) / a.cfg.Interval.Seconds())
+	}
 	select {
 	case a.kickProbe <- struct{}{}:
 	default:

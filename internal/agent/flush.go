@@ -18,41 +18,86 @@ const (
 
 // Small batches wait: a transaction costs about as much as a thousand
 // samples, and a hundred agents on one machine each committing four times a
-// second would spend more on commits than on probing.
+// second would spend more on commits than on probing. Nothing ticks: the
+// flush timer is armed when the first result of a batch arrives (see
+// noteResult) and otherwise only for the me row's heartbeat.
 const (
-	flushBatch = 1024            // results that make a batch worth writing at the next tick
-	flushLazy  = 2 * time.Second // how long a smaller batch may wait
+	flushBatch     = 1024             // results that make a batch worth writing at once
+	flushHeartbeat = 30 * time.Second // the me row's heartbeat when no result waits
 )
 
-// flushLoop writes the pending results: at the next Flush tick once
-// flushBatch results wait, after at most flushLazy otherwise, and at once
-// after a state change. It prunes the history once a minute.
-func (a *Agent) flushLoop(ctx context.Context) error {
-	tick := time.NewTicker(a.cfg.Flush)
-	defer tick.Stop()
-	lastPrune, lastFlush := a.cfg.Now(), a.cfg.Now()
+// flushLoop writes the pending results: at once after a state change or
+// once flushBatch results wait, Config.Flush after the first result of a
+// smaller batch (with the next result, or a half period later when none
+// comes), and an empty batch (the me row's heartbeat) when nothing was
+// written for flushHeartbeat. It prunes the history at most once a
+// minute, after a write.
+//
+// Its timer (a.flushTimer, signalling on due) is a timerfd: a write kicked
+// by a result moves it later every time, which would leave a Go timer's
+// old expiry to wake the agent for nothing.
+func (a *Agent) flushLoop(ctx context.Context, due <-chan struct{}) error {
+	lastPrune := a.cfg.Now()
+	a.pendMu.Lock()
+	a.armFlush(a.cfg.Now().Add(flushHeartbeat), 0)
+	a.pendMu.Unlock()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-tick.C:
-			a.pendMu.Lock()
-			waiting := len(a.pending.Samples)
-			a.pendMu.Unlock()
-			if waiting < flushBatch && a.cfg.Now().Sub(lastFlush) < max(flushLazy, a.cfg.Flush) {
-				continue
-			}
+		case <-due:
 		case <-a.kickFlush:
 		}
-		lastFlush = a.cfg.Now()
+		a.pendMu.Lock()
+		a.flushDue = time.Time{} // writing now: the next result arms the timer again
+		a.pendMu.Unlock()
 		a.flush(ctx) // failures are logged by flush, once per change
 
-		if now := a.cfg.Now(); a.cfg.Retention > 0 && now.Sub(lastPrune) >= time.Minute {
+		now := a.cfg.Now()
+		if a.cfg.Retention > 0 && now.Sub(lastPrune) >= time.Minute {
 			lastPrune = now
 			if _, err := a.cfg.Working.Prune(ctx, now.Add(-a.cfg.Retention)); err != nil && ctx.Err() == nil {
 				a.log.Warn("prune samples", "err", err)
 			}
 		}
+		a.pendMu.Lock()
+		if len(a.pending.Samples) > 0 || len(a.pending.Events) > 0 {
+			a.armFlush(now.Add(a.cfg.Flush), a.cfg.Flush/2) // arrived meanwhile, or the write failed: retry
+		} else {
+			a.armFlush(now.Add(flushHeartbeat), 0)
+		}
+		a.pendMu.Unlock()
+	}
+}
+
+// noteResult schedules the write of a result just added to the pending
+// batch at now: at once when the batch is full or due, otherwise
+// Config.Flush from now. Results arrive while the agent is awake anyway
+// (a burst of probes), so a due batch is written then, without waking the
+// agent on its own; the timer, set a half period later, is only the
+// backstop for results that stop coming. a.pendMu is held.
+func (a *Agent) noteResult(now time.Time) {
+	if len(a.pending.Samples) >= flushBatch || (!a.flushDue.IsZero() && !now.Before(a.flushDue)) {
+		select {
+		case a.kickFlush <- struct{}{}:
+		default:
+		}
+		return
+	}
+	a.armFlush(now.Add(a.cfg.Flush), a.cfg.Flush/2)
+}
+
+// armFlush makes the pending batch due at due, and the flush timer fire
+// slack later at the latest. Resetting a timer needs no wakeup of the
+// flush loop: an idle agent's loop sleeps until a batch is due.
+// a.pendMu is held.
+func (a *Agent) armFlush(due time.Time, slack time.Duration) {
+	if !a.flushDue.IsZero() && !a.flushDue.After(due) {
+		return // due earlier already
+	}
+	a.flushDue = due
+	if a.flushTimer != nil { // nil outside Run
+		a.flushTimer.Reset(max(due.Add(slack).Sub(a.cfg.Now()), 0))
 	}
 }
 

@@ -3,10 +3,12 @@ package agent
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"time"
 
 	"github.com/pmonitor/pmonitor/internal/store"
+	"github.com/pmonitor/pmonitor/internal/timerfd"
 )
 
 // errStopRequested ends the loops when the registry sets run = FALSE.
@@ -24,24 +26,32 @@ type watcher struct {
 	register bool           // reg was (re)opened: set running once it answers
 	backoff  time.Duration
 	retryAt  time.Time
-	lastHB   time.Time
+	nextHB   time.Time // when the next registry heartbeat is due
+	wake     registryWake
 }
 
+// loop looks at the registry whenever it announces a change, on the
+// safety poll, and when a heartbeat or a retry is due (see registryWake).
 func (w *watcher) loop(ctx context.Context) error {
-	tick := time.NewTicker(w.a.cfg.Watch)
-	defer tick.Stop()
+	w.nextHB = heartbeatAt(w.a.cfg.Now(), w.a.cfg.Heartbeat, w.a.cfg.Self)
+	w.follow(w.reg)
+	// A timerfd: every announced change moves the timer later, which would
+	// leave a Go timer's old expiry to wake the agent for nothing.
+	timer, err := timerfd.New()
+	if err != nil {
+		return fmt.Errorf("agent: registry watch: %w", err)
+	}
+	defer timer.Close()
+	due := timer.Chan()
+	// A first look at once: a change made after Run read the targets and
+	// before the subscription would otherwise wait for the safety poll.
+	timer.Reset(0)
 	for {
-		// A registry that pushes its changes (etcd) wakes the loop at
-		// once; the tick still runs for heartbeats and retries.
-		var notify <-chan struct{}
-		if n, ok := w.reg.(store.Watcher); ok {
-			notify = n.Notify()
-		}
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-tick.C:
-		case <-notify:
+		case <-due:
+		case <-w.wake.changes:
 		}
 		if err := w.poll(ctx); err != nil {
 			if errors.Is(err, errStopRequested) {
@@ -52,6 +62,8 @@ func (w *watcher) loop(ctx context.Context) error {
 			}
 			w.fail(err)
 		}
+		w.follow(w.reg)
+		timer.Reset(w.nextWake(w.a.cfg.Now()))
 	}
 }
 
@@ -96,11 +108,11 @@ func (w *watcher) poll(ctx context.Context) error {
 			a.log.Warn("apply registry change", "err", err)
 		}
 	}
-	if now.Sub(w.lastHB) >= a.cfg.Heartbeat {
+	if !now.Before(w.nextHB) {
 		if err := w.reg.Heartbeat(ctx, a.cfg.Self.String(), now); err != nil && !errors.Is(err, store.ErrUnknownTarget) {
 			return err
 		}
-		w.lastHB = now
+		w.nextHB = heartbeatAt(now, a.cfg.Heartbeat, a.cfg.Self)
 	}
 	return nil
 }

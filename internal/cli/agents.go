@@ -13,7 +13,7 @@ func cmdAgents() *command {
 		args:    "MASTER_DB",
 		summary: "show every registry row with its run and running flags, last heartbeat and API URL",
 		help: `A running agent refreshes its registry heartbeat every 30 seconds (its working
-database's me row every write, at most 2 s apart); a running flag with a
+database's me row at every write, at least every 30 s); a running flag with a
 heartbeat older than a minute means the agent died without cleaning up.
 API is where a running agent started with --listen serves /metrics and its
 working database (consolidate and serve --from-registry read it there); in

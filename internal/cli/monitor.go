@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/pprof"
 	"strings"
 	"syscall"
@@ -120,7 +121,7 @@ Example:
 			},
 			Working: working, Prober: engine,
 			Interval: *interval, Timeout: *timeout, Retention: *retention,
-			Logger: log,
+			OnRate: sizeProcs(), Logger: log,
 		}
 		// The agent advertises the address actually bound (--listen may say
 		// port 0), so listen first and serve once the agent exists.
@@ -163,6 +164,20 @@ Example:
 		return err
 	}
 	return c
+}
+
+// sizeProcs returns the agent's OnRate: GOMAXPROCS as agent.Procs says for
+// the probe rate, unless the GOMAXPROCS environment variable sets it.
+func sizeProcs() func(float64) {
+	if os.Getenv("GOMAXPROCS") != "" {
+		return nil
+	}
+	most := runtime.GOMAXPROCS(0)
+	return func(perSecond float64) {
+		if n := agent.Procs(perSecond, most); n != runtime.GOMAXPROCS(0) {
+			runtime.GOMAXPROCS(n)
+		}
+	}
 }
 
 // advertisedURL is the agent's API URL for others to reach: the bound

@@ -72,7 +72,7 @@ func TestWatch(t *testing.T) {
 	agent := open(t, c)
 	orch := open(t, c, samePrefix(agent))
 	must(t, orch.Replace(ctx, []store.Target{{Address: "127.0.0.1", Name: "a", Run: true}, {Address: "127.0.0.2", Name: "b", Run: true}}))
-	notify := agent.Notify()
+	notify, _ := agent.Changes()
 	if ch, err := agent.Changed(ctx); err != nil || !ch {
 		t.Fatalf("first Changed = %v, %v", ch, err)
 	}
@@ -112,7 +112,7 @@ func TestWatchFromNotify(t *testing.T) {
 	agent := open(t, c)
 	orch := open(t, c, samePrefix(agent))
 	must(t, orch.Replace(ctx, []store.Target{{Address: "127.0.0.1", Name: "a", Run: true}}))
-	notify := agent.Notify()
+	notify, _ := agent.Changes()
 	<-agent.watcher().created
 	must(t, orch.Add(ctx, store.Target{Address: "127.0.0.2", Name: "b", Run: true}))
 	<-notify // never called Changed: the watch woke it

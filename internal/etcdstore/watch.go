@@ -18,7 +18,7 @@ import (
 // not make every agent reconnect.
 const watchGrace = 3 * time.Second
 
-var _ store.Watcher = (*Registry)(nil)
+var _ store.Notifier = (*Registry)(nil)
 
 // watchState is what the watch goroutine tells Changed. Changed only reads
 // it under a mutex: it costs no request.
@@ -78,13 +78,14 @@ func (w *watchState) ok() {
 	w.mu.Unlock()
 }
 
-// Notify implements store.Watcher: the channel receives a value soon after
-// a target or run flag changes, and when the watch breaks; the agent then
-// calls Changed. Writes to liveness and heartbeat keys do not wake it. The
-// first call starts the watch at once, so that an edit made soon after an
-// agent started wakes it too (not only its next poll).
-func (r *Registry) Notify() <-chan struct{} {
-	return r.watcher().notify
+// Changes implements store.Notifier with etcd's watch: the channel
+// receives a value soon after a target or run flag changes, and when the
+// watch breaks; the agent then calls Changed. Writes to liveness and
+// heartbeat keys do not wake it. The first call starts the watch at once,
+// so that an edit made soon after an agent started wakes it too (not only
+// its safety poll).
+func (r *Registry) Changes() (<-chan struct{}, error) {
+	return r.watcher().notify, nil
 }
 
 // watcher returns the watch state, starting the watch on first use.

@@ -42,7 +42,7 @@ func (l *Lab) CompleteAt(ctx context.Context) (at time.Time, ok bool, err error)
 
 // Sent returns how many probes all agents have sent so far, as their
 // working databases say (the sum of the sent column): what was sent in
-// the last two seconds may not be written yet.
+// the last quarter interval (up to 22 s) may not be written yet.
 func (l *Lab) Sent(ctx context.Context) (int64, error) {
 	var total int64
 	for _, a := range l.agents {

@@ -11,8 +11,9 @@ import (
 )
 
 // staleAfter is how old a running agent's heartbeat may be: the agent
-// refreshes its me row at every write, at most two seconds apart.
-const staleAfter = 15.0
+// refreshes its me row at every write and at least every 30 seconds (an
+// idle agent writes only that often).
+const staleAfter = 45.0
 
 // workingDB is one working database given to serve, opened read-only on
 // first use and reopened after errors. Its identity (me row) is

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/pmonitor/pmonitor/internal/timerfd"
 )
 
 // ErrClosed is returned by Send and Ping after Close.
@@ -30,12 +32,11 @@ type Engine struct {
 	tab       table
 	queue     []uint32 // slots waiting for the sender
 	deadlines deadlineHeap
-	armed     time.Duration // deadline the timer is set to; under mu
-	timer     *time.Timer   // fires at armed; reset under mu
+	armed     time.Duration  // deadline the timer is set to; under mu
+	timer     *timerfd.Timer // fires at armed; reset under mu
 	closed    bool
 
 	sendKick  chan struct{}
-	timerKick chan struct{}
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
 	closeOnce sync.Once
@@ -63,16 +64,16 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		return nil, fmt.Errorf("probe config: %w", err)
 	}
 	e := &Engine{
-		cfg:       cfg,
-		log:       cfg.Logger,
-		base:      cfg.Now(),
-		token:     rand.Uint64(),
-		armed:     maxDuration,
-		sendKick:  make(chan struct{}, 1),
-		timerKick: make(chan struct{}, 1),
-		timer:     time.NewTimer(time.Hour),
+		cfg:      cfg,
+		log:      cfg.Logger,
+		base:     cfg.Now(),
+		token:    rand.Uint64(),
+		armed:    maxDuration,
+		sendKick: make(chan struct{}, 1),
 	}
-	e.timer.Stop()
+	if e.timer, err = timerfd.New(); err != nil {
+		return nil, err
+	}
 	for _, f := range []family{v4, v6} {
 		e.socks[f], e.errs[f] = openSocket(ctx, cfg, f)
 	}
@@ -81,6 +82,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		return nil, e.errs[familyOf(cfg.Source)]
 	}
 	if e.socks[v4] == nil && e.socks[v6] == nil {
+		e.timer.Close()
 		if errors.Is(e.errs[v4], os.ErrPermission) && errors.Is(e.errs[v6], os.ErrPermission) {
 			return nil, e.errs[v4] // the IPv6 error says the same
 		}
@@ -133,6 +135,7 @@ func (e *Engine) Close() error {
 		e.mu.Unlock()
 		e.cancel()
 		e.closeErr = e.closeSockets()
+		e.timer.Close() // ends the timer goroutine's wait
 		e.wg.Wait()
 		var buf []completion
 		e.mu.Lock()

@@ -74,10 +74,9 @@ func (h *harness) send(target netip.Addr, timeout time.Duration) (chan Result, s
 // expire moves the clock by d and lets the timer goroutine look.
 func (h *harness) expire(d time.Duration) {
 	h.clock.Advance(d)
-	select {
-	case h.e.timerKick <- struct{}{}:
-	default: // a kick is pending: it will see the new time
-	}
+	h.e.mu.Lock()
+	h.e.timer.Reset(0) // fires at once: the timer goroutine sees the new time
+	h.e.mu.Unlock()
 }
 
 // sync waits until the receiver of fam has processed everything injected

@@ -117,3 +117,30 @@ func TestLoopbackTwoEngines(t *testing.T) {
 		t.Errorf("foreign replies %d and %d, want both > 0 (raw sockets see all replies)", sa.Foreign, sb.Foreign)
 	}
 }
+
+// An answered probe leaves no deadline armed: an idle agent's engine must
+// not wake at the deadline of a probe that ended long before.
+func TestLoopbackReplyDisarmsDeadline(t *testing.T) {
+	e := newLoopbackEngine(t, Config{Mode: ModeRaw})
+	for range 3 {
+		var wg sync.WaitGroup
+		for _, s := range []string{"127.0.0.1", "127.0.0.2", "127.0.0.3"} {
+			wg.Add(1)
+			if err := e.Send(netip.MustParseAddr(s), time.Hour, func(r Result) {
+				if !r.OK() {
+					t.Errorf("%s: %v %s", s, r.Status, r.Reason)
+				}
+				wg.Done()
+			}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		wg.Wait()
+		e.mu.Lock()
+		armed, left := e.armed, len(e.deadlines)
+		e.mu.Unlock()
+		if armed != maxDuration || left != 0 {
+			t.Fatalf("after every reply: timer armed for %v, %d deadlines kept; want none", armed, left)
+		}
+	}
+}

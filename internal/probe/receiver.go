@@ -137,6 +137,12 @@ func (e *Engine) match(s *socket, pkts []packet, now time.Duration, buf []comple
 	st := &e.stats
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	ended := false
+	defer func() {
+		if ended {
+			e.rearm()
+		}
+	}()
 	for _, p := range pkts {
 		if !s.anyID && p.id != s.id {
 			st.foreign.Add(1)
@@ -167,6 +173,9 @@ func (e *Engine) match(s *socket, pkts []packet, now time.Duration, buf []comple
 			st.late.Add(1)
 		case verdictPending:
 			sl := e.tab.at(idx)
+			if sl.deadline == e.armed {
+				ended = true // the probe the timer waits for: move the timer on below
+			}
 			switch {
 			case now > sl.deadline:
 				st.late.Add(1)

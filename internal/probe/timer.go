@@ -79,7 +79,10 @@ func (e *Engine) schedule(d deadlineEntry) {
 }
 
 // rearm drops the deadlines of probes that ended otherwise and points the
-// timer at the earliest one left. e.mu is held.
+// timer at the earliest one left. The receiver calls it too when a reply
+// ends the probe the timer waits for: an idle agent's probes are nearly all
+// answered, and a timer left armed would wake the engine once per probe
+// for nothing. e.mu is held.
 func (e *Engine) rearm() {
 	for len(e.deadlines) > 0 && !e.live(e.deadlines[0]) {
 		e.deadlines.pop()
@@ -93,19 +96,14 @@ func (e *Engine) rearm() {
 	e.timer.Reset(max(e.armed-e.elapsed(), 0))
 }
 
-// runTimer expires probes whose deadline has passed. timerKick makes it
-// look at once (tests that move a fake clock).
+// runTimer expires probes whose deadline has passed, until Close closes
+// the timer. Tests that move a fake clock make it look at once with
+// e.timer.Reset(0).
 func (e *Engine) runTimer(ctx context.Context) {
 	var buf []completion
 	for {
-		select {
-		case <-ctx.Done():
-			e.mu.Lock()
-			e.timer.Stop()
-			e.mu.Unlock()
-			return
-		case <-e.timer.C:
-		case <-e.timerKick:
+		if err := e.timer.Wait(); err != nil || ctx.Err() != nil {
+			return // closed: Close cancels what is left
 		}
 		buf = e.expire(buf[:0])
 		e.mu.Lock()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -17,8 +18,10 @@ type Notifier interface {
 	// Changes returns a channel that receives a value soon after the
 	// registry may have changed: a commit by anyone (this process
 	// included), the file replaced or deleted. A value may come for
-	// nothing; Changed tells. An error means the registry cannot announce
-	// changes (no inotify instance left, say): poll Changed instead.
+	// nothing; Changed tells. Values come at most once per NotifyQuiet, the
+	// first one at once. The channel stays open (and silent) after Close.
+	// An error means the registry cannot announce changes (no inotify
+	// instance left, say): poll Changed instead.
 	Changes() (<-chan struct{}, error)
 }
 
@@ -32,15 +35,29 @@ type Notifier interface {
 // A watch ends when its file is deleted or replaced; the notifier then
 // signals, and the registry's next Changed reports ErrRegistryGone so that
 // the owner reopens it (with a new notifier).
+//
+// Every agent on a registry commits its heartbeat there, and every commit
+// wakes every notifier: signals are at least NotifyQuiet apart, so that a
+// burst of commits costs each agent a few looks, not one per commit (the
+// kernel keeps the events meanwhile).
 type fileNotifier struct {
-	path string
-	f    *os.File // the inotify instance, read through the runtime's poller
-	c    chan struct{}
-	done chan struct{} // closed when the reading goroutine has returned
+	path     string
+	f        *os.File // the inotify instance, read through the runtime's poller
+	c        chan struct{}
+	quiet    time.Duration
+	quit     chan struct{} // closed by Close: ends a quiet period
+	quitOnce sync.Once
+	done     chan struct{} // closed when the reading goroutine has returned
 
 	mu  sync.Mutex
 	wal int // watch descriptor of the -wal file; -1 while it has none
 }
+
+// NotifyQuiet is the shortest time between two signals of a file
+// registry's Changes: short enough that a stop or an edit reaches an agent
+// within a second, long enough that other agents' heartbeats do not keep
+// it awake.
+const NotifyQuiet = 500 * time.Millisecond
 
 // notifyMask: content changes, and the events that end a file's life
 // under this name (a rename over it changes its link count: IN_ATTRIB).
@@ -48,12 +65,15 @@ const notifyMask = unix.IN_MODIFY | unix.IN_ATTRIB | unix.IN_DELETE_SELF | unix.
 
 // newFileNotifier starts watching the database at path and its -wal file
 // (if there is none yet, it is watched once it appears: see refresh).
-func newFileNotifier(path string) (*fileNotifier, error) {
+func newFileNotifier(path string, quiet time.Duration) (*fileNotifier, error) {
 	fd, err := unix.InotifyInit1(unix.IN_NONBLOCK | unix.IN_CLOEXEC)
 	if err != nil {
 		return nil, fmt.Errorf("watch %s: inotify: %w (see fs.inotify.max_user_instances)", path, err)
 	}
-	n := &fileNotifier{path: path, f: os.NewFile(uintptr(fd), "inotify"), c: make(chan struct{}, 1), done: make(chan struct{}), wal: -1}
+	n := &fileNotifier{
+		path: path, f: os.NewFile(uintptr(fd), "inotify"), quiet: quiet,
+		c: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{}), wal: -1,
+	}
 	if _, err := unix.InotifyAddWatch(fd, path, notifyMask); err != nil {
 		n.f.Close()
 		return nil, fmt.Errorf("watch %s: %w", path, err)
@@ -94,10 +114,15 @@ func (n *fileNotifier) withFd(fn func(fd int) error) error {
 	return ferr
 }
 
-// read turns inotify events into signals on n.c until Close.
+// read turns inotify events into signals on n.c until Close, at most one
+// per quiet period.
 func (n *fileNotifier) read() {
 	defer close(n.done)
 	buf := make([]byte, 64*(unix.SizeofInotifyEvent+unix.NAME_MAX+1))
+	pause := time.NewTimer(time.Hour)
+	pause.Stop()
+	defer pause.Stop()
+	var last time.Time // when the last signal went out
 	for {
 		k, err := n.f.Read(buf)
 		if err != nil {
@@ -117,15 +142,30 @@ func (n *fileNotifier) read() {
 		if !walGone {
 			n.refresh()
 		}
+		if wait := n.quiet - time.Since(last); wait > 0 {
+			// The last signal went out less than quiet ago: this one waits,
+			// and the events meanwhile stay in the kernel, read as one
+			// batch afterwards. A lone commit is signalled at once, with
+			// no timer.
+			pause.Reset(wait)
+			select {
+			case <-pause.C:
+			case <-n.quit:
+				return
+			}
+		}
 		select {
 		case n.c <- struct{}{}:
 		default: // one pending signal says it all
 		}
+		last = time.Now()
 	}
 }
 
-// Close stops watching and waits for the reading goroutine.
+// Close stops watching and waits for the reading goroutine. It may be
+// called again.
 func (n *fileNotifier) Close() error {
+	n.quitOnce.Do(func() { close(n.quit) })
 	err := n.f.Close()
 	<-n.done
 	if err != nil && !errors.Is(err, os.ErrClosed) {

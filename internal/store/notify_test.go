@@ -34,7 +34,7 @@ func TestFileNotifier(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer reg.Close()
-	n, err := newFileNotifier(path)
+	n, err := newFileNotifier(path, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +84,46 @@ func TestFileNotifier(t *testing.T) {
 }
 
 func TestFileNotifierMissingFile(t *testing.T) {
-	if _, err := newFileNotifier(filepath.Join(t.TempDir(), "none.db")); err == nil {
+	if _, err := newFileNotifier(filepath.Join(t.TempDir(), "none.db"), 0); err == nil {
 		t.Error("watching a missing file: no error")
+	}
+}
+
+func TestRegistryChanges(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "master.db")
+	reg, err := CreateRegistry(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := reg.Changes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, err := reg.Changes(); err != nil || again != c {
+		t.Fatalf("second Changes = %v, %v; want the same channel", again, err)
+	}
+	select { // the registry's own creation may have signalled
+	case <-c:
+	default:
+	}
+	other, err := OpenRegistry(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if err := other.Add(ctx, Target{Address: "10.0.0.1", Name: "a", Stable: true, Run: true}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-c:
+	case <-time.After(10 * time.Second):
+		t.Fatal("a commit by another connection: no signal")
+	}
+	if changed, err := reg.Changed(ctx); err != nil || !changed {
+		t.Errorf("Changed after the signal = %v, %v; want true", changed, err)
+	}
+	if err := reg.Close(); err != nil {
+		t.Errorf("Close: %v", err)
 	}
 }

@@ -75,6 +75,12 @@ func openURL(ctx context.Context, path, abs string, mode openMode, immutable boo
 			q.Set("immutable", "1")
 		}
 	default:
+		if mode == readWriteExisting {
+			// Every connection the pool opens later, too: a registry
+			// deleted or renamed under a running agent must not come back
+			// as a new empty file (the agent would read no targets).
+			q.Set("mode", "rw")
+		}
 		q.Set("_journal_mode", "WAL")
 		q.Set("_synchronous", "NORMAL") // durable at checkpoints; a crash loses at most the last commits, never integrity
 		q.Set("_txlock", "immediate")

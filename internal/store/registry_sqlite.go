@@ -22,6 +22,7 @@ type SQLiteRegistry struct {
 
 	mu          sync.Mutex
 	watch       *watchConn
+	notify      *fileNotifier // started by the first Changes
 	dataVersion int64
 	generation  int64
 	watched     bool
@@ -317,6 +318,24 @@ func (r *SQLiteRegistry) Heartbeat(ctx context.Context, address string, now time
 	return nil
 }
 
+var _ Notifier = (*SQLiteRegistry)(nil)
+
+// Changes implements Notifier with inotify on the file and its -wal (see
+// fileNotifier). It fails when the process or its user has no inotify
+// instance left (fs.inotify.max_user_instances); the caller then polls.
+func (r *SQLiteRegistry) Changes() (<-chan struct{}, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.notify == nil {
+		n, err := newFileNotifier(r.path, NotifyQuiet)
+		if err != nil {
+			return nil, err
+		}
+		r.notify = n
+	}
+	return r.notify.c, nil
+}
+
 // Changed implements Registry with PRAGMA data_version, which costs no I/O,
 // and a stat of the file: a registry deleted or replaced under a running
 // agent is ErrRegistryGone, and the caller reopens it.
@@ -336,6 +355,9 @@ func (r *SQLiteRegistry) Changed(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	defer unlock()
+	if r.notify != nil {
+		r.notify.refresh() // a -wal file that appeared since the last look
+	}
 	var v int64
 	if err := w.version.QueryRowContext(ctx).Scan(&v); err != nil {
 		r.dropWatch()
@@ -423,8 +445,14 @@ func (r *SQLiteRegistry) dropWatch() {
 func (r *SQLiteRegistry) Close() error {
 	r.mu.Lock()
 	r.dropWatch()
+	n := r.notify
+	r.notify = nil
 	r.mu.Unlock()
-	return r.db.Close()
+	var nerr error
+	if n != nil {
+		nerr = n.Close()
+	}
+	return errors.Join(r.db.Close(), nerr)
 }
 
 func (r *SQLiteRegistry) update(ctx context.Context, q queryer, what, address, query string, args ...any) error {

@@ -101,3 +101,19 @@ func orNothing(items []string) string {
 
 // mb formats KiB as MB.
 func mb(kb int64) string { return fmt.Sprintf("%.0f MB", float64(kb)/1024) }
+
+// warnInotify says when the agents will outnumber the inotify instances a
+// user may hold: the agents beyond the limit poll the registry twice a
+// second instead of waiting for its changes, and cost more.
+func warnInotify(agents int) {
+	b, err := os.ReadFile("/proc/sys/fs/inotify/max_user_instances")
+	if err != nil {
+		return
+	}
+	var limit int
+	if _, err := fmt.Sscan(strings.TrimSpace(string(b)), &limit); err != nil || agents+16 <= limit {
+		return
+	}
+	fmt.Printf("note: fs.inotify.max_user_instances is %d for %d agents: those beyond it poll the registry "+
+		"(sysctl -w fs.inotify.max_user_instances=%d for honest figures)\n", limit, agents, 2*agents+128)
+}

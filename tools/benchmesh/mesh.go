@@ -44,6 +44,7 @@ func mesh(ctx context.Context, c config) error {
 		return err
 	}
 	f := figures{nodes: c.nodes}
+	warnInotify(c.nodes)
 	slab0 := procstat.Meminfo("Slab")
 	l, err := lab.Start(ctx, lab.Config{
 		Dir: filepath.Join(dir, "lab"), Nodes: nodes, Interval: c.interval, Timeout: c.timeout, Exe: bin,

@@ -1,0 +1,86 @@
+package agent
+
+import (
+	"hash/fnv"
+	"net/netip"
+	"time"
+
+	"github.com/pmonitor/pmonitor/internal/store"
+)
+
+// registryWake decides when the watcher looks at the registry, so that an
+// idle agent sleeps between real changes: at once when the registry
+// announces a change (a file registry through inotify, at most once per
+// store.NotifyQuiet), on a slow safety poll (Config.Recheck) otherwise,
+// and every Config.Watch when the registry cannot announce changes (no
+// inotify instance left): the fallback is logged once per agent.
+type registryWake struct {
+	changes  <-chan struct{} // nil while polling
+	from     store.Registry  // the registry changes belongs to
+	fellBack bool            // the fallback was logged
+}
+
+// follow subscribes to reg's announcements if it makes them and reg is not
+// the registry followed already. A nil reg (unavailable) unsubscribes.
+func (w *watcher) follow(reg store.Registry) {
+	rw := &w.wake
+	if reg == rw.from {
+		return
+	}
+	rw.from, rw.changes = reg, nil
+	n, ok := reg.(store.Notifier)
+	if reg == nil || !ok {
+		return
+	}
+	c, err := n.Changes()
+	if err != nil {
+		if !rw.fellBack {
+			rw.fellBack = true
+			w.a.log.Warn("registry changes not announced; polling it instead (raise fs.inotify.max_user_instances)",
+				"err", err, "poll", w.a.cfg.Watch)
+		}
+		return
+	}
+	rw.changes = c
+}
+
+// nextWake returns how long the watcher may sleep after a look at now: to
+// the next poll, heartbeat or retry, whichever comes first.
+func (w *watcher) nextWake(now time.Time) time.Duration {
+	a := w.a
+	var at time.Time
+	switch {
+	case w.reg == nil:
+		at = w.retryAt
+	case w.wake.changes == nil:
+		at = now.Add(a.cfg.Watch)
+	default:
+		at = now.Add(a.cfg.Recheck)
+	}
+	if w.reg != nil && w.nextHB.Before(at) {
+		at = w.nextHB
+	}
+	return max(at.Sub(now), 0)
+}
+
+// heartbeatAt returns when the registry heartbeat after now is due: at the
+// next multiple of period on the wall clock, shifted by this agent's slot
+// in a window of at most 2 s. Every heartbeat is a commit that wakes every
+// agent on the registry; spread over the whole period, a hundred agents'
+// heartbeats would keep each one looking twice a second, while gathered
+// into one window they cost each a few looks per period.
+func heartbeatAt(now time.Time, period time.Duration, self netip.Addr) time.Time {
+	window := min(period/4, 2*time.Second)
+	var slot time.Duration
+	if window > 0 {
+		h := fnv.New64a()
+		b, _ := self.MarshalBinary()
+		h.Write(b)
+		slot = time.Duration(h.Sum64() % uint64(window))
+	}
+	at := now.Truncate(period).Add(slot)
+	for !at.After(now) {
+		at = at.Add(period)
+	}
+	return at
+}
