@@ -33,7 +33,7 @@ type watcher struct {
 // loop looks at the registry whenever it announces a change, on the
 // safety poll, and when a heartbeat or a retry is due (see registryWake).
 func (w *watcher) loop(ctx context.Context) error {
-	w.nextHB = heartbeatAt(w.a.cfg.Now(), w.a.cfg.Heartbeat, w.a.cfg.Self)
+	w.nextHB = heartbeatAt(w.a.cfg.Now(), w.a.cfg.Heartbeat, w.a.cfg.Self, len(w.a.applied)+1)
 	w.follow(w.reg)
 	// A timerfd: every announced change moves the timer later, which would
 	// leave a Go timer's old expiry to wake the agent for nothing.
@@ -112,7 +112,7 @@ func (w *watcher) poll(ctx context.Context) error {
 		if err := w.reg.Heartbeat(ctx, a.cfg.Self.String(), now); err != nil && !errors.Is(err, store.ErrUnknownTarget) {
 			return err
 		}
-		w.nextHB = heartbeatAt(now, a.cfg.Heartbeat, a.cfg.Self)
+		w.nextHB = heartbeatAt(now, a.cfg.Heartbeat, a.cfg.Self, len(a.applied)+1)
 	}
 	return nil
 }
