@@ -56,7 +56,7 @@ type Config struct {
 	Interval  time.Duration // between two probes of one target; default 10s
 	Timeout   time.Duration // per probe; default 3s
 	Retention time.Duration // samples history kept; 0 keeps none
-	Flush     time.Duration // how long results wait in memory before a write; default a quarter of Interval, within 2s..15s (state changes are written at once)
+	Flush     time.Duration // how long results wait in memory before a write; default half of Interval, within 2s..30s (state changes are written at once)
 	Watch     time.Duration // registry poll period when the registry cannot announce changes; default 500ms
 	Recheck   time.Duration // registry safety poll when it announces changes; default 30s
 	Heartbeat time.Duration // registry heartbeat period; default 30s (the working db's me row beats at every write, and at least every 30s)
@@ -85,9 +85,10 @@ func (c *Config) defaults() error {
 	def(&c.Interval, 10*time.Second)
 	def(&c.Timeout, 3*time.Second)
 	// A write costs about as much as a hundred samples: an idle agent
-	// writes a few times a minute, not at every probe. A crash loses what
-	// waits (at most one and a half periods).
-	def(&c.Flush, min(max(c.Interval/4, 2*time.Second), 15*time.Second))
+	// writes twice a minute (the me row's heartbeat, flushHeartbeat, sets
+	// the slowest pace), not at every probe. A crash loses what waits (at
+	// most one and a half periods: 45 s).
+	def(&c.Flush, min(max(c.Interval/2, 2*time.Second), flushHeartbeat))
 	// A registry that announces changes (inotify on a file) is checked when
 	// it does and on the slow safety poll; one that cannot is polled twice
 	// a second.

@@ -65,12 +65,13 @@ func (w *watcher) nextWake(now time.Time) time.Duration {
 
 // heartbeatAt returns when the registry heartbeat after now is due: at the
 // next multiple of period on the wall clock, shifted by this agent's slot
-// in a window of at most 2 s. Every heartbeat is a commit that wakes every
-// agent on the registry; spread over the whole period, a hundred agents'
-// heartbeats would keep each one looking twice a second, while gathered
-// into one window they cost each a few looks per period.
-func heartbeatAt(now time.Time, period time.Duration, self netip.Addr) time.Time {
-	window := min(period/4, 2*time.Second)
+// in a window shared by every agent (see heartbeatWindow). Every heartbeat
+// is a commit that wakes every agent on the registry; spread over the whole
+// period, a hundred agents' heartbeats would keep each one looking twice a
+// second, while gathered into one window they cost each a few looks per
+// period.
+func heartbeatAt(now time.Time, period time.Duration, self netip.Addr, agents int) time.Time {
+	window := min(period/4, heartbeatWindow(agents))
 	var slot time.Duration
 	if window > 0 {
 		h := fnv.New64a()
@@ -83,4 +84,15 @@ func heartbeatAt(now time.Time, period time.Duration, self netip.Addr) time.Time
 		at = at.Add(period)
 	}
 	return at
+}
+
+// heartbeatWindow is the window of the registry heartbeats of agents
+// agents sharing one registry: 5 ms per agent (a commit holds the
+// registry's write lock for about a millisecond, so the lock stays mostly
+// free), within store.NotifyQuiet and 2 s. A notifier signals the first
+// commit at once and then at most once per store.NotifyQuiet, so the
+// window's length sets each agent's looks per period: 2 for a window of
+// one quiet period (up to 100 agents), 5 for 2 s (400 agents and more).
+func heartbeatWindow(agents int) time.Duration {
+	return min(max(time.Duration(agents)*5*time.Millisecond, store.NotifyQuiet), 2*time.Second)
 }

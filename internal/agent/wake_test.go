@@ -103,7 +103,8 @@ func TestAgentPollsRegistryWithoutNotifier(t *testing.T) {
 func TestHeartbeatAt(t *testing.T) {
 	self := netip.MustParseAddr("10.0.0.1")
 	base := time.Unix(1_700_000_010, 0) // a multiple of 30 s
-	slot := heartbeatAt(base.Add(-time.Nanosecond), 30*time.Second, self).Sub(base)
+	const agents = 1000                 // the widest window: 2 s
+	slot := heartbeatAt(base.Add(-time.Nanosecond), 30*time.Second, self, agents).Sub(base)
 	if slot < 0 || slot >= 2*time.Second {
 		t.Fatalf("slot %v, want within the 2 s window", slot)
 	}
@@ -118,20 +119,26 @@ func TestHeartbeatAt(t *testing.T) {
 		{"late in the period", base.Add(29 * time.Second), 30 * time.Second, base.Add(30*time.Second + slot)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := heartbeatAt(tc.now, tc.period, self); !got.Equal(tc.want) {
+			if got := heartbeatAt(tc.now, tc.period, self, agents); !got.Equal(tc.want) {
 				t.Errorf("heartbeatAt(%v) = %v, want %v", tc.now.Sub(base), got.Sub(base), tc.want.Sub(base))
 			}
 		})
 	}
-	// Every agent's slot falls in the same window of each period.
-	for i := range 50 {
-		a := netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)})
-		if s := heartbeatAt(base, 30*time.Second, a).Sub(base); s < 0 || s >= 2*time.Second {
-			t.Errorf("%v: heartbeat %v after the period's start, want within 2 s", a, s)
+	// Every agent's slot falls in the same window of each period, as wide
+	// as the agents on the registry need.
+	for _, tc := range []struct {
+		agents int
+		window time.Duration
+	}{{2, 500 * time.Millisecond}, {100, 500 * time.Millisecond}, {250, 1250 * time.Millisecond}, {1000, 2 * time.Second}} {
+		for i := range 50 {
+			a := netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)})
+			if s := heartbeatAt(base, 30*time.Second, a, tc.agents).Sub(base); s < 0 || s >= tc.window {
+				t.Errorf("%d agents, %v: heartbeat %v after the period's start, want within %v", tc.agents, a, s, tc.window)
+			}
 		}
 	}
 	// Short periods (tests) keep the window within a quarter period.
-	if s := heartbeatAt(base, 100*time.Millisecond, self).Sub(base); s < 0 || s >= 25*time.Millisecond {
+	if s := heartbeatAt(base, 100*time.Millisecond, self, agents).Sub(base); s < 0 || s >= 25*time.Millisecond {
 		t.Errorf("100ms period: heartbeat %v after the period's start, want within 25ms", s)
 	}
 }

@@ -27,13 +27,14 @@ type watcher struct {
 	backoff  time.Duration
 	retryAt  time.Time
 	nextHB   time.Time // when the next registry heartbeat is due
+	lastLook time.Time // when the registry last answered Changed
 	wake     registryWake
 }
 
 // loop looks at the registry whenever it announces a change, on the
 // safety poll, and when a heartbeat or a retry is due (see registryWake).
 func (w *watcher) loop(ctx context.Context) error {
-	w.nextHB = heartbeatAt(w.a.cfg.Now(), w.a.cfg.Heartbeat, w.a.cfg.Self)
+	w.nextHB = heartbeatAt(w.a.cfg.Now(), w.a.cfg.Heartbeat, w.a.cfg.Self, len(w.a.applied)+1)
 	w.follow(w.reg)
 	// A timerfd: every announced change moves the timer later, which would
 	// leave a Go timer's old expiry to wake the agent for nothing.
@@ -47,13 +48,15 @@ func (w *watcher) loop(ctx context.Context) error {
 	// before the subscription would otherwise wait for the safety poll.
 	timer.Reset(0)
 	for {
+		timed := false
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-due:
+			timed = true
 		case <-w.wake.changes:
 		}
-		if err := w.poll(ctx); err != nil {
+		if err := w.poll(ctx, timed); err != nil {
 			if errors.Is(err, errStopRequested) {
 				return err
 			}
@@ -67,8 +70,17 @@ func (w *watcher) loop(ctx context.Context) error {
 	}
 }
 
+// justLooked is how recent a look at the registry makes another one
+// needless when the registry announces changes: a change committed since
+// is announced, and seen at once.
+const justLooked = time.Second
+
 // poll runs one watch step; an error means the registry is unavailable.
-func (w *watcher) poll(ctx context.Context) error {
+// A timed step (heartbeat, retry or safety poll) skips the look at the
+// registry when it announces changes and was looked at within justLooked:
+// the heartbeats of the agents fall in one window, so an agent's own
+// heartbeat comes just after it looked at the others'.
+func (w *watcher) poll(ctx context.Context, timed bool) error {
 	a := w.a
 	now := a.cfg.Now()
 	if w.reg == nil {
@@ -81,11 +93,15 @@ func (w *watcher) poll(ctx context.Context) error {
 		}
 		w.reg, w.register = reg, true
 	}
-	changed, err := w.reg.Changed(ctx)
-	if err != nil {
-		return err
+	changed := false
+	if !timed || w.register || w.wake.changes == nil || now.Sub(w.lastLook) >= justLooked {
+		var err error
+		if changed, err = w.reg.Changed(ctx); err != nil {
+			return err
+		}
+		w.lastLook = now
+		w.recovered() // it answered: before acting on what it says
 	}
-	w.recovered() // it answered: before acting on what it says
 	if w.register {
 		// A reopened registry (after an outage, or a start on the cached
 		// list) has not seen this agent: set running again (in etcd, a new
@@ -112,7 +128,7 @@ func (w *watcher) poll(ctx context.Context) error {
 		if err := w.reg.Heartbeat(ctx, a.cfg.Self.String(), now); err != nil && !errors.Is(err, store.ErrUnknownTarget) {
 			return err
 		}
-		w.nextHB = heartbeatAt(now, a.cfg.Heartbeat, a.cfg.Self)
+		w.nextHB = heartbeatAt(now, a.cfg.Heartbeat, a.cfg.Self, len(a.applied)+1)
 	}
 	return nil
 }

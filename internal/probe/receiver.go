@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"net"
+	"net/netip"
+	"os"
 	"time"
-
-	"golang.org/x/net/ipv4"
 )
 
 // Receive sizes. Only the first bytes of a packet matter (headers, the
@@ -16,48 +16,53 @@ const (
 	recvBufSize = 512
 )
 
-// reader reads packets from one socket, in batches when the socket allows.
+// reader reads packets from one socket: real sockets in batches, with raw
+// system calls (see rawsys.go); test fakes one at a time.
 type reader struct {
-	s    *socket
-	msgs []ipv4.Message // ipv4.Message and ipv6.Message are the same type
-	n    int            // length of a single (non-batch) read
-	from net.Addr       // sender of a single read
+	s     *socket
+	batch *batchReader // real sockets, else nil
+	buf   []byte       // single reads
+	oob   []byte
+	n, nn int        // lengths of a single read
+	from  netip.Addr // sender of a single read
 }
 
 func newReader(s *socket) *reader {
 	r := &reader{s: s}
-	size := 1
-	if s.p4 != nil || s.p6 != nil {
-		size = recvBatch
+	if s.rc != nil {
+		r.batch = newBatchReader(recvBatch, recvBufSize, dropOOBSize)
+		return r
 	}
-	r.msgs = make([]ipv4.Message, size)
-	for i := range r.msgs {
-		r.msgs[i].Buffers = [][]byte{make([]byte, recvBufSize)}
-		r.msgs[i].OOB = make([]byte, dropOOBSize)
-	}
+	r.buf, r.oob = make([]byte, recvBufSize), make([]byte, dropOOBSize)
 	return r
 }
 
 // read blocks until at least one packet is available and returns how many
 // were read.
 func (r *reader) read() (int, error) {
-	switch {
-	case r.s.p4 != nil:
-		return r.s.p4.ReadBatch(r.msgs, 0)
-	case r.s.p6 != nil:
-		return r.s.p6.ReadBatch(r.msgs, 0)
+	if b := r.batch; b != nil {
+		if err := r.s.rc.Read(b.fn); err != nil {
+			return 0, err
+		}
+		if b.errno != 0 {
+			return 0, os.NewSyscallError("recvmmsg", b.errno)
+		}
+		return b.n, nil
 	}
-	var err error
-	m := &r.msgs[0]
+	var (
+		err  error
+		from net.Addr
+	)
 	if mr, ok := r.s.conn.(msgReader); ok {
-		r.n, m.NN, r.from, err = mr.ReadMsg(m.Buffers[0], m.OOB)
+		r.n, r.nn, from, err = mr.ReadMsg(r.buf, r.oob)
 	} else {
-		m.NN = 0
-		r.n, r.from, err = r.s.conn.ReadFrom(m.Buffers[0])
+		r.nn = 0
+		r.n, from, err = r.s.conn.ReadFrom(r.buf)
 	}
 	if err != nil {
 		return 0, err
 	}
+	r.from = addrFromNet(from)
 	return 1, nil
 }
 
@@ -65,18 +70,18 @@ func (r *reader) read() (int, error) {
 // read into account.
 func (r *reader) noteDrops(n int) {
 	for i := range n {
-		m := &r.msgs[i]
-		r.s.drops.note(m.OOB[:m.NN])
+		_, oob, _ := r.packet(i)
+		r.s.drops.note(oob)
 	}
 }
 
-// packet returns the data and sender of packet i of the last read.
-func (r *reader) packet(i int) ([]byte, net.Addr) {
-	if r.s.p4 == nil && r.s.p6 == nil {
-		return r.msgs[0].Buffers[0][:r.n], r.from
+// packet returns the data, control messages and sender of packet i of the
+// last read.
+func (r *reader) packet(i int) (data, oob []byte, from netip.Addr) {
+	if r.batch != nil {
+		return r.batch.packet(i)
 	}
-	m := &r.msgs[i]
-	return m.Buffers[0][:m.N], m.Addr
+	return r.buf[:r.n], r.oob[:r.nn], r.from
 }
 
 // runReceiver reads and matches the packets of socket s until ctx ends.
@@ -107,8 +112,8 @@ func (e *Engine) runReceiver(ctx context.Context, s *socket) {
 		now := e.elapsed()
 		pkts = pkts[:0]
 		for i := range n {
-			b, from := r.packet(i)
-			if p, ok := parsePacket(s.fam, b, addrFromNet(from)); ok {
+			b, _, from := r.packet(i)
+			if p, ok := parsePacket(s.fam, b, from); ok {
 				pkts = append(pkts, p)
 			}
 		}

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"syscall"
+	"unsafe"
 
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
@@ -22,22 +23,24 @@ type socket struct {
 	conn  net.PacketConn
 	id    uint16
 	anyID bool             // datagram conn with unknown identifier: the kernel filters for us
-	p4    *ipv4.PacketConn // batched I/O on real IPv4 sockets, else nil
-	p6    *ipv6.PacketConn // batched I/O on real IPv6 sockets, else nil
+	p4    *ipv4.PacketConn // options of real IPv4 sockets, else nil
+	p6    *ipv6.PacketConn // options of real IPv6 sockets, else nil
 	rc    syscall.RawConn  // real sockets only, else nil
-	w     rawWriter        // allocation-free sends on raw sockets
+	w     rawWriter        // allocation-free sends on real sockets
 	drops dropCounter      // the kernel's count of packets dropped on this socket
 }
 
-// rawWriter sends on a real raw socket without allocating: the socket
-// address and the callback are reused. Only the sender goroutine uses it.
+// rawWriter sends on a real socket without allocating: the socket
+// address and the callback are reused, and sendto is a raw system call
+// (see rawsys.go). Only the sender goroutine uses it.
 type rawWriter struct {
-	b   []byte
-	sa4 unix.SockaddrInet4
-	sa6 unix.SockaddrInet6
-	sa  unix.Sockaddr
-	err error
-	fn  func(fd uintptr) bool
+	b     []byte
+	sa4   unix.RawSockaddrInet4
+	sa6   unix.RawSockaddrInet6
+	sa    unsafe.Pointer
+	salen uintptr
+	errno unix.Errno
+	fn    func(fd uintptr) bool
 }
 
 // permissionHint explains how to make ICMP sockets available.
@@ -130,8 +133,11 @@ func (s *socket) configure(cfg Config) error {
 	}
 	s.rc = rc
 	s.w.fn = func(fd uintptr) bool {
-		s.w.err = unix.Sendto(int(fd), s.w.b, 0, s.w.sa)
-		return s.w.err != unix.EAGAIN // EAGAIN: wait until writable
+		s.w.errno = rawSendto(fd, s.w.b, s.w.sa, s.w.salen)
+		for s.w.errno == unix.EINTR {
+			s.w.errno = rawSendto(fd, s.w.b, s.w.sa, s.w.salen)
+		}
+		return s.w.errno != unix.EAGAIN // EAGAIN: wait until writable
 	}
 	if s.fam == v4 {
 		s.p4 = ipv4.NewPacketConn(s.conn)
@@ -218,46 +224,43 @@ func (s *socket) setFilter() error {
 
 // writeTo sends one ICMP message to dst.
 func (s *socket) writeTo(b []byte, dst netip.Addr) error {
-	var err error
-	switch c := s.conn.(type) {
-	case *net.UDPConn:
-		_, err = c.WriteToUDPAddrPort(b, netip.AddrPortFrom(dst, 0))
-	case *net.IPConn:
+	if s.rc != nil {
 		return s.writeRaw(b, dst)
-	default:
-		if s.dgram {
-			_, err = c.WriteTo(b, &net.UDPAddr{IP: dst.AsSlice(), Zone: dst.Zone()})
-		} else {
-			_, err = c.WriteTo(b, &net.IPAddr{IP: dst.AsSlice(), Zone: dst.Zone()})
-		}
+	}
+	var err error // a test fake
+	if s.dgram {
+		_, err = s.conn.WriteTo(b, &net.UDPAddr{IP: dst.AsSlice(), Zone: dst.Zone()})
+	} else {
+		_, err = s.conn.WriteTo(b, &net.IPAddr{IP: dst.AsSlice(), Zone: dst.Zone()})
 	}
 	return err
 }
 
-// writeRaw sends b to dst on a real raw socket.
+// writeRaw sends b to dst on a real socket (raw or datagram: a datagram
+// ICMP socket takes the port of dst as 0).
 func (s *socket) writeRaw(b []byte, dst netip.Addr) error {
 	w := &s.w
 	if dst.Is4() {
-		w.sa4.Addr = dst.As4()
-		w.sa = &w.sa4
+		w.sa4 = unix.RawSockaddrInet4{Family: unix.AF_INET, Addr: dst.As4()}
+		w.sa, w.salen = unsafe.Pointer(&w.sa4), unix.SizeofSockaddrInet4
 	} else {
-		w.sa6.Addr, w.sa6.ZoneId = dst.As16(), 0
+		w.sa6 = unix.RawSockaddrInet6{Family: unix.AF_INET6, Addr: dst.As16()}
 		if z := dst.Zone(); z != "" {
 			ifi, err := net.InterfaceByName(z)
 			if err != nil {
 				return fmt.Errorf("zone of %v: %w", dst, err)
 			}
-			w.sa6.ZoneId = uint32(ifi.Index)
+			w.sa6.Scope_id = uint32(ifi.Index)
 		}
-		w.sa = &w.sa6
+		w.sa, w.salen = unsafe.Pointer(&w.sa6), unix.SizeofSockaddrInet6
 	}
-	w.b, w.err = b, nil
+	w.b, w.errno = b, 0
 	if err := s.rc.Write(w.fn); err != nil {
 		return err
 	}
 	w.b = nil
-	if w.err != nil {
-		return os.NewSyscallError("sendto", w.err)
+	if w.errno != 0 {
+		return os.NewSyscallError("sendto", w.errno)
 	}
 	return nil
 }

@@ -66,28 +66,34 @@ const updateTarget = `UPDATE targets SET
 	state_change_time = CASE WHEN ?5 THEN ?3 ELSE state_change_time END
 	WHERE address = ?6 AND COALESCE(me, FALSE) = FALSE`
 
-// samplesPerInsert is the rows of the multi-row INSERT; a remainder goes
-// row by row. Fixed shapes keep every statement prepared once.
-const samplesPerInsert = 64
+// insertShapes are the row counts of the multi-row INSERTs of samples,
+// largest first: a batch goes in as few statements as these make up (an
+// idle agent's 30 samples take 3 statements, not 30). Fixed shapes keep
+// every statement prepared once.
+var insertShapes = [...]int{64, 16, 4, 1}
 
 // writeStmts are the statements of Write, prepared once per database.
 type writeStmts struct {
-	update, sample, samples, event, heartbeat *sql.Stmt
+	update, event, heartbeat *sql.Stmt
+	samples                  [len(insertShapes)]*sql.Stmt // INSERT of insertShapes[i] rows
 }
 
 func prepareWrites(ctx context.Context, db *sql.DB) (*writeStmts, error) {
-	rows := strings.TrimSuffix(strings.Repeat("(?,?,?,?),", samplesPerInsert), ",")
 	ws := &writeStmts{}
-	for _, p := range []struct {
+	type prep struct {
 		stmt  **sql.Stmt
 		query string
-	}{
+	}
+	preps := []prep{
 		{&ws.update, updateTarget},
-		{&ws.sample, `INSERT INTO samples(time, address, answered, rtt_ms) VALUES (?,?,?,?)`},
-		{&ws.samples, `INSERT INTO samples(time, address, answered, rtt_ms) VALUES ` + rows},
 		{&ws.event, `INSERT INTO events(time, address, name, state, reason, outage_seconds) VALUES (?, ?, ?, ?, ?, ?)`},
 		{&ws.heartbeat, `UPDATE targets SET heartbeat = ? WHERE me = TRUE`},
-	} {
+	}
+	for i, n := range insertShapes {
+		rows := strings.TrimSuffix(strings.Repeat("(?,?,?,?),", n), ",")
+		preps = append(preps, prep{&ws.samples[i], `INSERT INTO samples(time, address, answered, rtt_ms) VALUES ` + rows})
+	}
+	for _, p := range preps {
 		st, err := db.PrepareContext(ctx, p.query)
 		if err != nil {
 			ws.close()
@@ -99,7 +105,7 @@ func prepareWrites(ctx context.Context, db *sql.DB) (*writeStmts, error) {
 }
 
 func (ws *writeStmts) close() {
-	for _, st := range []*sql.Stmt{ws.update, ws.sample, ws.samples, ws.event, ws.heartbeat} {
+	for _, st := range append([]*sql.Stmt{ws.update, ws.event, ws.heartbeat}, ws.samples[:]...) {
 		if st != nil {
 			st.Close()
 		}
@@ -157,25 +163,26 @@ func (w *Working) Write(ctx context.Context, b Batch) error {
 }
 
 func (w *Working) insertSamples(ctx context.Context, tx *sql.Tx, samples []Sample) error {
-	many, one := tx.StmtContext(ctx, w.stmts.samples), tx.StmtContext(ctx, w.stmts.sample)
-	args := make([]any, 0, 4*samplesPerInsert)
-	for len(samples) > 0 {
-		n, st := samplesPerInsert, many
-		if len(samples) < samplesPerInsert {
-			n, st = 1, one
+	args := make([]any, 0, 4*insertShapes[0])
+	for i, n := range insertShapes {
+		if len(samples) < n {
+			continue
 		}
-		args = args[:0]
-		for _, s := range samples[:n] {
-			var rtt any
-			if s.Answered {
-				rtt = ms(s.RTT)
+		st := tx.StmtContext(ctx, w.stmts.samples[i])
+		for len(samples) >= n {
+			args = args[:0]
+			for _, s := range samples[:n] {
+				var rtt any
+				if s.Answered {
+					rtt = ms(s.RTT)
+				}
+				args = append(args, Epoch(s.Time), s.Address, s.Answered, rtt)
 			}
-			args = append(args, Epoch(s.Time), s.Address, s.Answered, rtt)
+			if _, err := st.ExecContext(ctx, args...); err != nil {
+				return fmt.Errorf("insert samples: %w", err)
+			}
+			samples = samples[n:]
 		}
-		if _, err := st.ExecContext(ctx, args...); err != nil {
-			return fmt.Errorf("insert samples: %w", err)
-		}
-		samples = samples[n:]
 	}
 	return nil
 }

@@ -179,3 +179,47 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// TestWriteHistoryShapes checks that batches of every size go into the
+// samples history completely and in order, whatever mix of multi-row
+// INSERTs they take.
+func TestWriteHistoryShapes(t *testing.T) {
+	ctx := t.Context()
+	w, err := store.OpenWorking(ctx, filepath.Join(t.TempDir(), "work.db"))
+	must(t, err)
+	defer w.Close()
+	must(t, w.SyncTargets(ctx, []store.Target{{Address: "10.0.0.2", Name: "b", Stable: true}}))
+	t0 := time.Unix(1_700_000_000, 0)
+	next := 0 // the sample number, written as its time in seconds
+	for _, n := range []int{0, 1, 3, 4, 5, 17, 21, 64, 85, 150} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			first := next
+			var b store.Batch
+			for range n {
+				b.Samples = append(b.Samples, store.Sample{Address: "10.0.0.2", Time: t0.Add(time.Duration(next) * time.Second),
+					Answered: next%2 == 0, RTT: time.Millisecond, Counted: true})
+				next++
+			}
+			b.History = true
+			must(t, w.Write(ctx, b))
+			rows, err := w.DB().Query(`SELECT time, answered, rtt_ms FROM samples WHERE time >= ? ORDER BY rowid`, store.Epoch(t0.Add(time.Duration(first)*time.Second)))
+			must(t, err)
+			defer rows.Close()
+			got := 0
+			for rows.Next() {
+				var at float64
+				var answered bool
+				var rtt sql.NullFloat64
+				must(t, rows.Scan(&at, &answered, &rtt))
+				i := first + got
+				if want := store.Epoch(t0.Add(time.Duration(i) * time.Second)); at != want || answered != (i%2 == 0) || rtt.Valid != answered {
+					t.Errorf("row %d: time %v answered %v rtt %v, want time %v answered %v", got, at, answered, rtt, want, i%2 == 0)
+				}
+				got++
+			}
+			if got != n {
+				t.Errorf("%d history rows, want %d", got, n)
+			}
+		})
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"os"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -55,10 +56,31 @@ func (t *Timer) set(v unix.Timespec) {
 }
 
 // Wait blocks until the timer fires; it fails once the timer is closed.
+//
+// The read is a raw system call, made only once the poller says the timer
+// fired: a regular one (os.File.Read) tells the Go runtime that a system
+// call begins, which wakes its monitor thread (sysmon) from its deep sleep,
+// and sysmon then polls every 20 µs for as long as the process stays busy.
+// An idle agent wakes mostly for its timers; that wakeup alone must not
+// wake a second thread.
 func (t *Timer) Wait() error {
+	rc, err := t.f.SyscallConn()
+	if err != nil {
+		return err
+	}
 	var b [8]byte // the number of expirations
-	_, err := t.f.Read(b[:])
-	return err
+	var rerr unix.Errno
+	err = rc.Read(func(fd uintptr) bool {
+		_, _, rerr = unix.RawSyscall(unix.SYS_READ, fd, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
+		return rerr != unix.EAGAIN
+	})
+	switch {
+	case err != nil:
+		return fmt.Errorf("timer: %w", os.ErrClosed) // the poller fails a closed file only
+	case rerr != 0:
+		return fmt.Errorf("timer: read: %w", rerr)
+	}
+	return nil
 }
 
 // Chan starts a goroutine that waits for the timer and signals each expiry
