@@ -90,6 +90,7 @@ type demo struct {
 	cfg     Config
 	lab     *lab.Lab
 	runDir  string
+	url     string // the dashboard's, "" without --listen
 	started time.Time
 	sched   *schedule // main loop only
 	faults  faultLog  // main loop only
@@ -139,13 +140,12 @@ func Run(ctx context.Context, cfg Config, out io.Writer) (Summary, error) {
 	d.sched = newSchedule(dynamic, cfg.Seed, d.started, d.round())
 	stopDash := func() {}
 	if cfg.Listen != "" {
-		var url string
-		stopDash, url, err = d.dashboard(ctx)
+		stopDash, d.url, err = d.dashboard(ctx)
 		if err != nil {
 			return Summary{RunDir: runDir}, fmt.Errorf("demo: %w", err)
 		}
 		defer stopDash()
-		fmt.Fprintf(out, "pmonitor demo: dashboard on %s\n", url)
+		fmt.Fprintf(out, "pmonitor demo: dashboard on %s\n", d.url)
 	}
 	if !cfg.TTY {
 		fmt.Fprintf(out, "pmonitor demo: %d nodes (%d dynamic), network %s, run folder %s, interval %v, timeout %v, seed %d\n",

@@ -84,7 +84,7 @@ func testSnapshot() Snapshot {
 		return report.Row{Name: name, Address: "10.77.0.9", Responded: up, TotalCount: 3}
 	}
 	return Snapshot{
-		Time: t0.Add(83 * time.Second), Started: t0, RunDir: "runs/20261128-200000", Network: "pmabc12",
+		Time: t0.Add(83 * time.Second), Started: t0, RunDir: "runs/20261128-200000", URL: "http://127.0.0.1:9300/", Network: "pmabc12",
 		Interval: "2s", Timeout: "1s", Seed: 7, Stable: report.Count{Good: 2, Total: 2}, Dynamic: report.Count{Good: 0, Total: 1},
 		Running: 2, Cuts: 1,
 		Nodes: []NodeState{
@@ -109,6 +109,7 @@ func TestViews(t *testing.T) {
 	writeView(&plain, s, false)
 	for _, w := range []string{
 		"pairs answering  stable 2/2  dynamic 0/1   agents running 2/2   link cuts 1",
+		"dashboard http://127.0.0.1:9300/  run folder runs/20261128-200000",
 		"gs1   10.77.1.1  dynamic  DOWN  0/1      0 / 0       up in 12s",
 		"20:01:20  gs1      down  down for 1 agent (timeout after 1s)",
 	} {

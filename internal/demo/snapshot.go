@@ -15,6 +15,7 @@ type Snapshot struct {
 	Time     time.Time    `json:"time"`
 	Started  time.Time    `json:"started"`
 	RunDir   string       `json:"run_dir"`
+	URL      string       `json:"dashboard,omitempty"` // where the dashboard is served, "" without --listen
 	Network  string       `json:"network_prefix"`
 	Interval string       `json:"interval"`
 	Timeout  string       `json:"timeout"`
@@ -78,7 +79,7 @@ func (d *demo) snapshot(ctx context.Context) (Snapshot, error) {
 		return Snapshot{}, err
 	}
 	s := Snapshot{
-		Time: now, Started: d.started, RunDir: d.runDir, Network: d.lab.Prefix(),
+		Time: now, Started: d.started, RunDir: d.runDir, URL: d.url, Network: d.lab.Prefix(),
 		Interval: d.cfg.Interval.String(), Timeout: d.cfg.Timeout.String(), Seed: d.cfg.Seed,
 		Cuts: len(d.faults),
 	}

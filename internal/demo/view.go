@@ -58,6 +58,10 @@ func writeView(w io.Writer, s Snapshot, color bool) {
 	fmt.Fprintf(w, "%s  %d nodes (%d stable, %d dynamic)  interval %s  timeout %s  seed %d  running %s\n",
 		paint(ansiBold, "pmonitor demo"), len(s.Nodes), stable, dynamic, s.Interval, s.Timeout, s.Seed,
 		s.Time.Sub(s.Started).Round(time.Second))
+	if s.URL != "" {
+		// The TTY view redraws the screen: the URL printed at start is gone.
+		fmt.Fprintf(w, "dashboard %s  ", paint(ansiBold, s.URL))
+	}
 	fmt.Fprintf(w, "run folder %s  network %s  Ctrl-C stops, consolidates and cleans up\n\n", s.RunDir, s.Network)
 	fmt.Fprintf(w, "pairs answering  stable %s  dynamic %s   agents running %d/%d   link cuts %d\n\n",
 		pairText(s.Stable), pairText(s.Dynamic), s.Running, len(s.Nodes), s.Cuts)
