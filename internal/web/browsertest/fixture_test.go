@@ -2,6 +2,7 @@ package browsertest
 
 import (
 	"fmt"
+	"github.com/pmonitor/pmonitor/internal/mesh"
 	"math"
 	"math/rand/v2"
 	"sort"
@@ -143,33 +144,19 @@ func (f *fixture) events() []fxEvent {
 	return ev
 }
 
-type fxBucket struct {
-	Time   float64  `json:"time"`
-	Sent   int      `json:"sent"`
-	Lost   int      `json:"lost"`
-	Loss   *float64 `json:"loss"`
-	Min    *float64 `json:"min_ms"`
-	P10    *float64 `json:"p10_ms"`
-	P25    *float64 `json:"p25_ms"`
-	Median *float64 `json:"median_ms"`
-	P75    *float64 `json:"p75_ms"`
-	P90    *float64 `json:"p90_ms"`
-	Max    *float64 `json:"max_ms"`
-}
-
 // buckets makes n RTT buckets over [from, to) for a pair: a noisy baseline,
 // some lossy buckets, a minute with no probe at all (fxGapFrom), and every
 // probe lost while target is cut.
-func (f *fixture) buckets(src, dst int, from, to float64, n int) []fxBucket {
+func (f *fixture) buckets(src, dst int, from, to float64, n int) []mesh.Bucket {
 	bs := (to - from) / float64(n)
 	rng := rand.New(rand.NewPCG(uint64(src), uint64(dst)))
-	out := make([]fxBucket, n)
+	out := make([]mesh.Bucket, n)
 	for k := range out {
 		t := from + float64(k)*bs
-		b := fxBucket{Time: t, Sent: max(1, int(bs/2)), Loss: ptr(0)}
+		b := mesh.Bucket{Time: t, Sent: max(1, int(bs/2)), Loss: ptr(0)}
 		rel := t - f.base
 		if rel >= fxGapFrom && rel < fxGapFrom+60 {
-			out[k] = fxBucket{Time: t}
+			out[k] = mesh.Bucket{Time: t}
 			continue
 		}
 		if dst == f.dead && (rel >= fxCutFrom && rel < fxCutTo || rel >= fxSpan-120) {
