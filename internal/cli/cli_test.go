@@ -31,15 +31,20 @@ func writeFile(t *testing.T, dir, name, text string) string {
 	return p
 }
 
-func TestRegistryWorkflow(t *testing.T) {
-	dir := t.TempDir()
-	master := filepath.Join(dir, "master.db")
-	file := writeFile(t, dir, "t.csv", "name,address,stable\nhost1,127.0.0.1,true\nhost3,127.0.0.3,no\n")
-	steps := []struct {
-		args     []string
-		code     int
-		contains string
-	}{
+// cliStep is one command of a workflow: its exit code and a piece of its
+// output (stdout and stderr together).
+type cliStep struct {
+	args     []string
+	code     int
+	contains string
+}
+
+// registryWorkflow runs the registry commands every backend must answer
+// alike (MASTER_DB a SQLite path or an etcd:// URL), then extra, and checks
+// that every error is one line and that agents --json reads back the flags.
+func registryWorkflow(t *testing.T, master, file string, extra ...cliStep) {
+	t.Helper()
+	steps := append([]cliStep{
 		{[]string{"init", master, file}, 0, "2 targets"},
 		{[]string{"targets", "add", master, "host4", "127.0.0.4", "--unstable"}, 0, "added host4"},
 		{[]string{"targets", "add", master, "dup", "127.0.0.4"}, 2, "duplicate target 127.0.0.4"},
@@ -50,8 +55,7 @@ func TestRegistryWorkflow(t *testing.T) {
 		{[]string{"start", master, "127.0.0.3"}, 0, "run = true"},
 		{[]string{"targets", "remove", master, "127.0.0.4"}, 0, "removed 127.0.0.4"},
 		{[]string{"targets", "frob", master}, 2, "unknown subcommand"},
-		{[]string{"stop", filepath.Join(dir, "none.db"), "127.0.0.1"}, 1, "no such file"},
-	}
+	}, extra...)
 	for _, s := range steps {
 		out, errs, code := run(t, s.args...)
 		if code != s.code || !strings.Contains(out+errs, s.contains) {
@@ -67,6 +71,13 @@ func TestRegistryWorkflow(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &rows); err != nil || len(rows) != 2 || !rows[1].Run || rows[1].Stable {
 		t.Errorf("agents --json = %s (%v)", out, err)
 	}
+}
+
+func TestRegistryWorkflow(t *testing.T) {
+	dir := t.TempDir()
+	file := writeFile(t, dir, "t.csv", "name,address,stable\nhost1,127.0.0.1,true\nhost3,127.0.0.3,no\n")
+	registryWorkflow(t, filepath.Join(dir, "master.db"), file,
+		cliStep{[]string{"stop", filepath.Join(dir, "none.db"), "127.0.0.1"}, 1, "no such file"})
 }
 
 func TestInitBadFileLeavesRegistryUnchanged(t *testing.T) {
