@@ -151,6 +151,8 @@ type counters struct {
 	registryErrors         atomic.Uint64
 	lastFlush              atomic.Int64 // nanoseconds
 	lastSend               atomic.Int64 // agent clock, UnixNano, of the last probe the prober took
+	firstAnswers           atomic.Int64 // targets that answered for the first time
+	allAnswered            atomic.Bool  // "every target answered" was logged
 	started                time.Time    // set before the loops start
 }
 

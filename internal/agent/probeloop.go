@@ -128,6 +128,16 @@ func (a *Agent) onResult(r probe.Result) {
 	}
 	a.noteResult(now)
 	a.pendMu.Unlock()
+	if ev != nil && ev.First {
+		// Start-up, not news: one line when every target has answered,
+		// and the rows go with the next batch. Logged and written at once,
+		// a thousand first answers would cost a thousand lines and a
+		// commit per burst on every agent of a starting mesh.
+		a.log.Debug("target up", "target", ev.Address, "name", ev.Name, "first", true)
+		a.stats.firstAnswers.Add(1)
+		a.noteAllAnswered()
+		return
+	}
 	if ev != nil {
 		switch {
 		case ev.Up && ev.Outage > 0:
@@ -141,5 +151,16 @@ func (a *Agent) onResult(r probe.Result) {
 		case a.kickFlush <- struct{}{}:
 		default:
 		}
+	}
+}
+
+// noteAllAnswered logs, once, the first time as many targets have answered
+// as the list holds: the agent's picture is complete.
+func (a *Agent) noteAllAnswered() {
+	a.mu.RLock()
+	n := len(a.targets)
+	a.mu.RUnlock()
+	if got := a.stats.firstAnswers.Load(); got >= int64(n) && n > 0 && a.stats.allAnswered.CompareAndSwap(false, true) {
+		a.log.Info("every target answered", "targets", n, "after", time.Since(a.stats.started).Round(time.Millisecond))
 	}
 }

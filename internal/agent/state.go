@@ -106,7 +106,7 @@ func (t *target) record(r probe.Result, now time.Time) (store.Sample, *store.Eve
 	var ev *store.Event
 	switch {
 	case first:
-		ev = &store.Event{Time: now, Address: s.Address, Name: t.name, Up: true}
+		ev = &store.Event{Time: now, Address: s.Address, Name: t.name, Up: true, First: true}
 	case ok && !t.up:
 		ev = &store.Event{Time: now, Address: s.Address, Name: t.name, Up: true}
 		if !t.downSince.IsZero() {

@@ -36,6 +36,10 @@ type Event struct {
 	Up      bool
 	Reason  string        // on down: why the probe failed
 	Outage  time.Duration // on up after a down: how long it lasted
+	// First marks the target's first answer since it was added: recorded
+	// like any up event, but it is start-up, not news (the agent neither
+	// logs it nor writes it ahead of its batch).
+	First bool
 }
 
 // Batch is what the agent writes in one transaction.
