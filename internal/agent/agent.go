@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net/netip"
 	"os"
 	"slices"
@@ -202,7 +203,8 @@ func (a *Agent) Run(ctx context.Context) error {
 			}
 		}
 	}
-	if err := a.start(ctx, reg, targets); err != nil {
+	registered, err := a.start(ctx, reg, targets)
+	if err != nil {
 		return err
 	}
 	a.log.Info("agent started", "targets", len(a.pacer.order), "interval", a.cfg.Interval, "timeout", a.cfg.Timeout)
@@ -217,7 +219,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	flushDue := ft.Chan()
 	defer ft.Close()
 
-	w := &watcher{a: a, reg: reg}
+	w := &watcher{a: a, reg: reg, register: reg != nil && !registered}
 	loops, lctx := errgroup.WithContext(ctx)
 	loops.Go(func() error { return a.probeLoop(lctx) })
 	loops.Go(func() error { return a.flushLoop(lctx, flushDue) })
@@ -234,11 +236,12 @@ func (a *Agent) Run(ctx context.Context) error {
 		a.log.Warn("mark stopped in working db", "err", e)
 	}
 	if reg != nil {
-		if e := reg.SetRunning(bg, a.cfg.Self.String(), false, os.Getpid(), now); e != nil && !errors.Is(e, store.ErrUnknownTarget) {
+		e := retryBusy(bg, func() error { return reg.SetRunning(bg, a.cfg.Self.String(), false, os.Getpid(), now) })
+		if e != nil && !errors.Is(e, store.ErrUnknownTarget) {
 			a.log.Warn("clear running flag", "err", e)
 		}
 		if a.cfg.APIURL != "" {
-			if e := reg.SetAPIURL(bg, a.cfg.Self.String(), ""); e != nil && !errors.Is(e, store.ErrUnknownTarget) {
+			if e := retryBusy(bg, func() error { return reg.SetAPIURL(bg, a.cfg.Self.String(), "") }); e != nil && !errors.Is(e, store.ErrUnknownTarget) {
 				a.log.Warn("clear api url", "err", e)
 			}
 		}
@@ -255,8 +258,10 @@ func (a *Agent) Run(ctx context.Context) error {
 }
 
 // start writes the me row, aligns the working database with the registry,
-// restores the counts of an earlier run and sets running.
-func (a *Agent) start(ctx context.Context, reg store.Registry, targets []store.Target) error {
+// restores the counts of an earlier run and sets running. registered is
+// false when the running flag could not be set yet (no registry, or a
+// registry locked by other writers): the watcher sets it.
+func (a *Agent) start(ctx context.Context, reg store.Registry, targets []store.Target) (registered bool, err error) {
 	now := a.cfg.Now()
 	a.health.registryRead()
 	name, stable := a.cfg.Self.String(), true
@@ -267,15 +272,19 @@ func (a *Agent) start(ctx context.Context, reg store.Registry, targets []store.T
 	a.name, a.stable = name, stable
 	a.mu.Unlock()
 	if err := a.cfg.Working.SetMe(ctx, a.cfg.Self.String(), name, stable, now); err != nil {
-		return fmt.Errorf("agent: %w", err)
+		return false, fmt.Errorf("agent: %w", err)
 	}
 	if err := a.applyTargets(ctx, targets); err != nil {
-		return err
+		return false, err
 	}
 	if reg == nil {
-		return nil // the watcher registers once the registry answers
+		return false, nil // the watcher registers once the registry answers
 	}
-	if err := reg.SetRunning(ctx, a.cfg.Self.String(), true, os.Getpid(), now); err != nil && !errors.Is(err, store.ErrUnknownTarget) {
+	registered = true
+	if err := reg.SetRunning(ctx, a.cfg.Self.String(), true, os.Getpid(), now); store.IsBusy(err) {
+		registered = false
+		a.log.Debug("registry busy; the running flag is set on the next look", "err", err)
+	} else if err != nil && !errors.Is(err, store.ErrUnknownTarget) {
 		a.log.Warn("set running flag", "err", err)
 	}
 	if a.cfg.APIURL != "" {
@@ -283,7 +292,23 @@ func (a *Agent) start(ctx context.Context, reg store.Registry, targets []store.T
 			a.log.Warn("advertise api url", "err", err)
 		}
 	}
-	return nil
+	return registered, nil
+}
+
+// retryBusy calls fn until it succeeds, fails otherwise than on a locked
+// registry (store.IsBusy), or ctx ends.
+func retryBusy(ctx context.Context, fn func() error) error {
+	for {
+		err := fn()
+		if !store.IsBusy(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(50*time.Millisecond + rand.N(50*time.Millisecond)):
+		}
+	}
 }
 
 // applyTargets installs a new target list: working rows, states and order.

@@ -62,7 +62,7 @@ func handlerAgent(t *testing.T) *Agent {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := a.start(ctx, reg, all); err != nil {
+	if _, err := a.start(ctx, reg, all); err != nil {
 		t.Fatal(err)
 	}
 	for _, r := range []probe.Result{

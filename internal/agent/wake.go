@@ -60,6 +60,9 @@ func (w *watcher) nextWake(now time.Time) time.Duration {
 	if w.reg != nil && w.nextHB.Before(at) {
 		at = w.nextHB
 	}
+	if w.reg != nil && !w.busyAt.IsZero() && w.busyAt.Before(at) {
+		at = w.busyAt
+	}
 	return max(at.Sub(now), 0)
 }
 
@@ -87,12 +90,15 @@ func heartbeatAt(now time.Time, period time.Duration, self netip.Addr, agents in
 }
 
 // heartbeatWindow is the window of the registry heartbeats of agents
-// agents sharing one registry: 5 ms per agent (a commit holds the
-// registry's write lock for about a millisecond, so the lock stays mostly
-// free), within store.NotifyQuiet and 2 s. A notifier signals the first
-// commit at once and then at most once per store.NotifyQuiet, so the
-// window's length sets each agent's looks per period: 2 for a window of
-// one quiet period (up to 100 agents), 5 for 2 s (400 agents and more).
+// agents sharing one registry: 5 ms per agent, at least store.NotifyQuiet
+// (heartbeatAt keeps it within a quarter period). A commit holds the
+// registry's write lock for about a millisecond, so at 200 commits a
+// second the lock stays mostly free even on a loaded machine; a window
+// capped at 2 s put a thousand agents' heartbeats at 500 a second, and
+// under load their lock waits became failures and reopens. A notifier
+// signals the first commit at once and then at most once per
+// store.NotifyQuiet, so the window's length sets each agent's looks per
+// period: 2 up to 100 agents, 10 for 1,000.
 func heartbeatWindow(agents int) time.Duration {
-	return min(max(time.Duration(agents)*5*time.Millisecond, store.NotifyQuiet), 2*time.Second)
+	return max(time.Duration(agents)*5*time.Millisecond, store.NotifyQuiet)
 }

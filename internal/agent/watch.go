@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"time"
 
@@ -29,7 +30,16 @@ type watcher struct {
 	nextHB   time.Time // when the next registry heartbeat is due
 	lastLook time.Time // when the registry last answered Changed
 	wake     registryWake
+	// busyAt is when to try again after the registry was found locked by
+	// other writers (zero otherwise); busySince is when that began.
+	busyAt, busySince time.Time
 }
+
+// busyGrace is how long a registry may stay locked by others before the
+// agent reports it unhealthy: a mesh of agents sharing one file registry
+// meets locks now and then, and only a lock held for this long means
+// someone holds it for good.
+const busyGrace = 30 * time.Second
 
 // loop looks at the registry whenever it announces a change, on the
 // safety poll, and when a heartbeat or a retry is due (see registryWake).
@@ -63,7 +73,13 @@ func (w *watcher) loop(ctx context.Context) error {
 			if ctx.Err() != nil {
 				return nil
 			}
-			w.fail(err)
+			if store.IsBusy(err) {
+				w.busy(err)
+			} else {
+				w.fail(err)
+			}
+		} else {
+			w.busyAt, w.busySince = time.Time{}, time.Time{}
 		}
 		w.follow(w.reg)
 		timer.Reset(w.nextWake(w.a.cfg.Now()))
@@ -146,6 +162,27 @@ func (w *watcher) fail(err error) {
 	a.stats.registryErrors.Add(1)
 	if was := a.health.setRegistryErr(err.Error()); was == "" {
 		a.log.Warn("registry unavailable; probing the last known targets", "err", err)
+	}
+}
+
+// busy schedules another try within a second or two, keeping the handle:
+// a registry locked by other writers is alive, and reopening it would add a
+// write (the running flag) and a full read to the contention. The try is
+// jittered so that agents that met the same lock do not meet again.
+func (w *watcher) busy(err error) {
+	a := w.a
+	now := a.cfg.Now()
+	a.stats.registryErrors.Add(1)
+	if w.busySince.IsZero() {
+		w.busySince = now
+	}
+	w.busyAt = now.Add(time.Second + rand.N(time.Second))
+	if now.Sub(w.busySince) < busyGrace {
+		a.log.Debug("registry busy; trying again", "err", err, "at", w.busyAt)
+		return
+	}
+	if was := a.health.setRegistryErr(err.Error()); was == "" {
+		a.log.Warn("registry locked by another program; probing the last known targets", "err", err, "since", w.busySince)
 	}
 }
 

@@ -115,6 +115,21 @@ func OpenFile(ctx context.Context, path string) (*sql.DB, error) {
 	return openDB(ctx, path, plain)
 }
 
+// IsBusy reports whether err is SQLite finding the database locked by
+// another connection after its busy timeout (SQLITE_BUSY or SQLITE_LOCKED):
+// a passing condition, worth another try later rather than a reopen.
+func IsBusy(err error) bool {
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return false
+	}
+	switch se.Code() & 0xff {
+	case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
+		return true
+	}
+	return false
+}
+
 // cannotShare reports whether err is SQLite unable to write or create a
 // file it needs beside the database (the WAL index of a read-only reader).
 func cannotShare(err error) bool {

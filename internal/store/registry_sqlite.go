@@ -360,6 +360,9 @@ func (r *SQLiteRegistry) Changed(ctx context.Context) (bool, error) {
 	}
 	var v int64
 	if err := w.version.QueryRowContext(ctx).Scan(&v); err != nil {
+		if IsBusy(err) {
+			return false, fmt.Errorf("watch registry %s: %w", r.path, err)
+		}
 		r.dropWatch()
 		return false, fmt.Errorf("watch registry %s: %w", r.path, err)
 	}
@@ -372,6 +375,9 @@ func (r *SQLiteRegistry) Changed(ctx context.Context) (bool, error) {
 	var gen sql.NullInt64
 	var triggers int
 	if err := w.generation.QueryRowContext(ctx).Scan(&gen, &triggers); err != nil {
+		if IsBusy(err) {
+			return false, fmt.Errorf("watch registry %s: %w", r.path, err)
+		}
 		r.dropWatch()
 		return false, fmt.Errorf("watch registry %s: %w", r.path, err)
 	}
@@ -379,6 +385,11 @@ func (r *SQLiteRegistry) Changed(ctx context.Context) (bool, error) {
 	r.dataVersion, r.generation, r.watched = v, gen.Int64, true
 	return changed, nil
 }
+
+// WatchBusyTimeout is how long the registry's watch connection waits for
+// a lock before its write (heartbeat, running flag, API URL) fails with a
+// busy error (IsBusy), which the caller retries later.
+const WatchBusyTimeout = 250 * time.Millisecond
 
 // watchConn is the dedicated connection and its statements, prepared once:
 // they run several times a second for the life of an agent.
@@ -404,6 +415,15 @@ func (r *SQLiteRegistry) watchConn(ctx context.Context) (*watchConn, func(), err
 func openWatch(ctx context.Context, db *sql.DB) (*watchConn, error) {
 	c, err := db.Conn(ctx)
 	if err != nil {
+		return nil, err
+	}
+	// The agent's own writes (heartbeat, running flag) go through this
+	// connection, and its owner retries them later: waiting the full
+	// BusyTimeout behind a thousand other agents' heartbeats would hold up
+	// the watch (a stop request must arrive within a second) and spin in
+	// SQLite's busy handler.
+	if _, err := c.ExecContext(ctx, fmt.Sprintf(`PRAGMA busy_timeout = %d`, WatchBusyTimeout.Milliseconds())); err != nil {
+		c.Close()
 		return nil, err
 	}
 	w := &watchConn{conn: c}

@@ -1,0 +1,79 @@
+package agent
+
+import (
+	"context"
+	"log/slog"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/pmonitor/pmonitor/internal/store"
+)
+
+// A registry locked by another writer (a thousand agents' heartbeats, or an
+// orchestrator's long transaction) is alive: the agent keeps its handle,
+// tries its heartbeat again a little later, stays healthy, and still obeys
+// a stop once the lock is gone. Reopening it on every lock added a write and
+// a full read per agent, and that turned contention into collapse.
+func TestAgentKeepsRegistryWhileLockedByOthers(t *testing.T) {
+	var logs syncBuffer
+	var opens atomic.Int32
+	ta := startAgent(t, "10.0.0.1", targets("10.0.0.1", "10.0.0.2"), func(c *Config) {
+		c.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		open := c.OpenRegistry
+		c.OpenRegistry = func(ctx context.Context) (store.Registry, error) {
+			opens.Add(1)
+			return open(ctx)
+		}
+	})
+	ta.prober.awaitSend(t, "10.0.0.2", 5*time.Second)
+
+	// Another program holds the write lock until the agent has met it
+	// twice (heartbeats every 100 ms, each waiting store.WatchBusyTimeout).
+	ctx := context.Background()
+	conn, err := ta.reg.DB().Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `BEGIN IMMEDIATE`); err != nil {
+		t.Fatal(err)
+	}
+	base := ta.stats.registryErrors.Load()
+	deadline := time.Now().Add(10 * time.Second)
+	for ta.stats.registryErrors.Load() < base+2 {
+		if time.Now().After(deadline) {
+			t.Fatal("the agent never met the lock")
+		}
+		time.Sleep(20 * time.Millisecond) // polling a counter: no event to await
+	}
+	if p := ta.problem(time.Now()); p != "" {
+		t.Errorf("unhealthy while the registry is briefly locked: %s", p)
+	}
+	if _, err := conn.ExecContext(ctx, `COMMIT`); err != nil {
+		t.Fatal(err)
+	}
+
+	if err := ta.reg.SetRun(ctx, "10.0.0.1", false); err != nil {
+		t.Fatal(err)
+	}
+	if err := ta.awaitDone(t, "run = FALSE after the lock"); err != nil {
+		t.Fatalf("Run after stop request = %v", err)
+	}
+	if n := opens.Load(); n != 1 {
+		t.Errorf("registry opened %d times, want once (a lock is not an outage)", n)
+	}
+	if n := logs.count("registry unavailable"); n != 0 {
+		t.Errorf("%d 'registry unavailable' warnings for a lock:\n%s", n, logs.b.String())
+	}
+	if n := logs.count("registry busy"); n == 0 {
+		t.Errorf("no debug line about the busy registry:\n%s", logs.b.String())
+	}
+	me, err := ta.reg.Lookup(ctx, "10.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if me.Running {
+		t.Error("running still TRUE after a clean stop")
+	}
+}
