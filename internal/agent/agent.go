@@ -67,6 +67,13 @@ type Config struct {
 	// GOMAXPROCS with it (see Procs).
 	OnRate func(perSecond float64)
 
+	// Ready, if set, is called once the agent has started: its databases
+	// are open, its targets applied and its running flag set (or
+	// scheduled), and probing begins. The monitor command tells systemd
+	// (sd_notify READY=1), which also lets the lab start a thousand agents
+	// at the pace the machine takes them.
+	Ready func()
+
 	Logger *slog.Logger
 	Now    func() time.Time // default time.Now
 }
@@ -208,6 +215,9 @@ func (a *Agent) Run(ctx context.Context) error {
 		return err
 	}
 	a.log.Info("agent started", "targets", len(a.pacer.order), "interval", a.cfg.Interval, "timeout", a.cfg.Timeout)
+	if a.cfg.Ready != nil {
+		a.cfg.Ready()
+	}
 
 	ft, err := timerfd.New()
 	if err != nil {

@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/coreos/go-systemd/v22/daemon"
+
 	"github.com/pmonitor/pmonitor/internal/agent"
 	"github.com/pmonitor/pmonitor/internal/httpserve"
 	"github.com/pmonitor/pmonitor/internal/probe"
@@ -122,6 +124,7 @@ Example:
 			Working: working, Prober: engine,
 			Interval: *interval, Timeout: *timeout, Retention: *retention,
 			OnRate: sizeProcs(), Logger: log,
+			Ready: func() { notifySystemd(log, daemon.SdNotifyReady) },
 		}
 		// The agent advertises the address actually bound (--listen may say
 		// port 0), so listen first and serve once the agent exists.
@@ -154,6 +157,7 @@ Example:
 			log.Info("serving HTTP", "addr", ln.Addr().String(), "url", cfg.APIURL)
 		}
 		err = a.Run(ctx)
+		notifySystemd(log, daemon.SdNotifyStopping)
 		var running *agent.RunningError
 		switch {
 		case errors.Is(err, agent.ErrNotAllowed):
@@ -232,4 +236,14 @@ func startCPUProfile(path string) (stop func(), err error) {
 		pprof.StopCPUProfile()
 		f.Close()
 	}, nil
+}
+
+// notifySystemd sends state (READY=1, STOPPING=1) to the service manager
+// that started the agent, if any ($NOTIFY_SOCKET, as systemd's Type=notify
+// sets it; the lab sets it too). MAINPID names the agent: a supervisor that
+// started it through a wrapper still knows which one is ready.
+func notifySystemd(log *slog.Logger, state string) {
+	if _, err := daemon.SdNotify(false, fmt.Sprintf("%s\nMAINPID=%d", state, os.Getpid())); err != nil {
+		log.Warn("notify the service manager", "state", state, "err", err)
+	}
 }

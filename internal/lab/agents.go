@@ -141,6 +141,7 @@ func (l *Lab) startAgent(a *agent) error {
 	// Many agents share a few cores and each needs a fraction of one: a
 	// single P spares them the thread hand-offs (20% of an idle agent's CPU).
 	cmd.Env = append(cmd.Env, "GOMAXPROCS=1")
+	cmd.Env = append(cmd.Env, l.ready.env()...)
 	cmd.Env = append(cmd.Env, l.cfg.Env...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}

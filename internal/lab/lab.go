@@ -72,7 +72,9 @@ type Config struct {
 	// databases nor run their first rounds all at once. 0 means
 	// DefaultStartGap per agent, at most half an Interval (an agent's first
 	// round takes half an interval, so the matrix is complete one interval
-	// after the first start); negative starts them back to back.
+	// after the first start); negative starts them back to back. Either
+	// way, at most two agents per core are starting at a time: the next
+	// starts when one reports ready (sd_notify READY=1) or exits.
 	StartSpread time.Duration
 	// StopTimeout bounds how long Stop waits for the agents to exit on
 	// their own before it kills them; default 10s.
@@ -96,6 +98,7 @@ type Lab struct {
 	master string
 	agents []*agent // in Nodes order
 	spawn  *spawner
+	ready  *readyGate // paces the agents' starts; nil before start
 	dbs    dbCache
 
 	timings Timings

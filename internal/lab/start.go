@@ -54,6 +54,7 @@ func (l *Lab) start(ctx context.Context) error {
 		return errors.New("no node runs an agent")
 	}
 	l.spawn = newSpawner()
+	l.ready = newReadyGate(l.cfg.Dir, startingAgents())
 	t3 := time.Now()
 	if err := l.startAgents(ctx); err != nil {
 		return err
@@ -119,9 +120,14 @@ func (l *Lab) startAgents(ctx context.Context) error {
 				return err
 			}
 		}
+		if !l.ready.acquire(ctx.Done()) {
+			return ctx.Err()
+		}
 		if err := l.startAgent(a); err != nil {
+			l.ready.release()
 			return fmt.Errorf("start agent %s: %w", a.key, err)
 		}
+		l.ready.started(a.cmd.Process.Pid, a.done)
 	}
 	return nil
 }

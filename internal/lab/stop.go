@@ -112,6 +112,9 @@ func (l *Lab) Close() error {
 		if l.spawn != nil {
 			l.spawn.close()
 		}
+		if l.ready != nil {
+			l.ready.Close()
+		}
 		if l.net != nil {
 			errs = append(errs, l.net.Close())
 		}
