@@ -61,6 +61,7 @@ type Config struct {
 	Watch     time.Duration // registry poll period when the registry cannot announce changes; default 500ms
 	Recheck   time.Duration // registry safety poll when it announces changes; default 30s
 	Heartbeat time.Duration // registry heartbeat period; default 30s (the working db's me row beats at every write, and at least every 30s)
+	BusyGrace time.Duration // how long the registry may stay locked by other writers before pmonitor_registry_up reports it down; default 30s
 
 	// OnRate, if set, is called with the probe rate (probes per second)
 	// whenever the target list changes; the monitor command sizes
@@ -103,6 +104,7 @@ func (c *Config) defaults() error {
 	def(&c.Watch, 500*time.Millisecond)
 	def(&c.Recheck, 30*time.Second)
 	def(&c.Heartbeat, 30*time.Second)
+	def(&c.BusyGrace, 30*time.Second)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}

@@ -12,7 +12,7 @@ import (
 
 // A registry locked by another writer (a thousand agents' heartbeats, or an
 // orchestrator's long transaction) is alive: the agent keeps its handle,
-// tries its heartbeat again a little later, stays healthy, and still obeys
+// tries its heartbeat again a little later, keeps reporting it up, and still obeys
 // a stop once the lock is gone. Reopening it on every lock added a write and
 // a full read per agent, and that turned contention into collapse.
 func TestAgentKeepsRegistryWhileLockedByOthers(t *testing.T) {
@@ -47,8 +47,8 @@ func TestAgentKeepsRegistryWhileLockedByOthers(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond) // polling a counter: no event to await
 	}
-	if p := ta.problem(time.Now()); p != "" {
-		t.Errorf("unhealthy while the registry is briefly locked: %s", p)
+	if !ta.health.registryUp() {
+		t.Errorf("registry reported down while briefly locked: %s", ta.health.registryErr())
 	}
 	if _, err := conn.ExecContext(ctx, `COMMIT`); err != nil {
 		t.Fatal(err)
@@ -75,5 +75,52 @@ func TestAgentKeepsRegistryWhileLockedByOthers(t *testing.T) {
 	}
 	if me.Running {
 		t.Error("running still TRUE after a clean stop")
+	}
+}
+
+// A lock held past Config.BusyGrace shows as the registry down
+// (pmonitor_registry_up 0) with one warning, and one line when the lock is gone: not a pair of lines at
+// every try (a thousand agents wrote 266,000 of them in ten minutes).
+func TestAgentReportsRegistryLockedForGood(t *testing.T) {
+	var logs syncBuffer
+	ta := startAgent(t, "10.0.0.1", targets("10.0.0.1", "10.0.0.2"), func(c *Config) {
+		c.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+		c.BusyGrace = 100 * time.Millisecond
+	})
+	ta.prober.awaitSend(t, "10.0.0.2", 5*time.Second)
+	ctx := context.Background()
+	conn, err := ta.reg.DB().Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `BEGIN IMMEDIATE`); err != nil {
+		t.Fatal(err)
+	}
+	base := ta.stats.registryErrors.Load()
+	deadline := time.Now().Add(20 * time.Second)
+	for ta.health.registryUp() || ta.stats.registryErrors.Load() < base+3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("registry still up while locked for good:\n%s", logs.b.String())
+		}
+		time.Sleep(20 * time.Millisecond) // polling health: no event to await
+	}
+	if n := logs.count("registry locked by another program"); n != 1 {
+		t.Errorf("%d warnings while locked, want 1:\n%s", n, logs.b.String())
+	}
+	if n := logs.count("registry available again"); n != 0 {
+		t.Errorf("%d recoveries logged while still locked:\n%s", n, logs.b.String())
+	}
+	if _, err := conn.ExecContext(ctx, `COMMIT`); err != nil {
+		t.Fatal(err)
+	}
+	for !ta.health.registryUp() {
+		if time.Now().After(deadline) {
+			t.Fatalf("registry still down after the lock was released:\n%s", logs.b.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := logs.count("registry available again"); n != 1 {
+		t.Errorf("%d recoveries logged, want 1:\n%s", n, logs.b.String())
 	}
 }

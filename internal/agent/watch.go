@@ -35,11 +35,6 @@ type watcher struct {
 	busyAt, busySince time.Time
 }
 
-// busyGrace is how long a registry may stay locked by others before the
-// agent reports it unhealthy: a mesh of agents sharing one file registry
-// meets locks now and then, and only a lock held for this long means
-// someone holds it for good.
-const busyGrace = 30 * time.Second
 
 // loop looks at the registry whenever it announces a change, on the
 // safety poll, and when a heartbeat or a retry is due (see registryWake).
@@ -78,8 +73,9 @@ func (w *watcher) loop(ctx context.Context) error {
 			} else {
 				w.fail(err)
 			}
-		} else {
+		} else if !w.busySince.IsZero() {
 			w.busyAt, w.busySince = time.Time{}, time.Time{}
+			w.recovered()
 		}
 		w.follow(w.reg)
 		timer.Reset(w.nextWake(w.a.cfg.Now()))
@@ -116,7 +112,10 @@ func (w *watcher) poll(ctx context.Context, timed bool) error {
 			return err
 		}
 		w.lastLook = now
-		w.recovered() // it answered: before acting on what it says
+		if w.busySince.IsZero() {
+			w.recovered() // it answered: before acting on what it says
+		} // else once the write it owes goes through, not between two locked tries
+
 	}
 	if w.register {
 		// A reopened registry (after an outage, or a start on the cached
@@ -177,7 +176,9 @@ func (w *watcher) busy(err error) {
 		w.busySince = now
 	}
 	w.busyAt = now.Add(time.Second + rand.N(time.Second))
-	if now.Sub(w.busySince) < busyGrace {
+	// A mesh of agents sharing one file registry meets locks now and then;
+	// only a lock held for Config.BusyGrace means someone holds it for good.
+	if now.Sub(w.busySince) < a.cfg.BusyGrace {
 		a.log.Debug("registry busy; trying again", "err", err, "at", w.busyAt)
 		return
 	}
