@@ -98,7 +98,8 @@ func TestAgentReportsRegistryLockedForGood(t *testing.T) {
 		t.Fatal(err)
 	}
 	base := ta.stats.registryErrors.Load()
-	deadline := time.Now().Add(20 * time.Second)
+	locked := time.Now()
+	deadline := locked.Add(20 * time.Second)
 	for ta.health.registryUp() || ta.stats.registryErrors.Load() < base+3 {
 		if time.Now().After(deadline) {
 			t.Fatalf("registry still up while locked for good:\n%s", logs.b.String())
@@ -110,6 +111,11 @@ func TestAgentReportsRegistryLockedForGood(t *testing.T) {
 	}
 	if n := logs.count("registry available again"); n != 0 {
 		t.Errorf("%d recoveries logged while still locked:\n%s", n, logs.b.String())
+	}
+	// Tries come a second or two apart, whatever the heartbeat period
+	// (100 ms here): a locked registry is not hammered.
+	if n, most := ta.stats.registryErrors.Load()-base, uint64(time.Since(locked)/time.Second)+2; n > most {
+		t.Errorf("%d tries in %v of lock, want at most %d", n, time.Since(locked).Round(time.Millisecond), most)
 	}
 	if _, err := conn.ExecContext(ctx, `COMMIT`); err != nil {
 		t.Fatal(err)

@@ -57,11 +57,14 @@ func (w *watcher) nextWake(now time.Time) time.Duration {
 	default:
 		at = now.Add(a.cfg.Recheck)
 	}
-	if w.reg != nil && w.nextHB.Before(at) {
-		at = w.nextHB
+	// The writes owed (heartbeat, running flag) are due at the next
+	// heartbeat, or after a lock at the retry time, never earlier.
+	write := w.nextHB
+	if !w.busyAt.IsZero() {
+		write = w.busyAt
 	}
-	if w.reg != nil && !w.busyAt.IsZero() && w.busyAt.Before(at) {
-		at = w.busyAt
+	if w.reg != nil && write.Before(at) {
+		at = write
 	}
 	return max(at.Sub(now), 0)
 }

@@ -117,7 +117,10 @@ func (w *watcher) poll(ctx context.Context, timed bool) error {
 		} // else once the write it owes goes through, not between two locked tries
 
 	}
-	if w.register {
+	// After a lock, the writes this agent owes wait for their retry time:
+	// a look announced meanwhile reads, it does not write.
+	writes := w.busyAt.IsZero() || !now.Before(w.busyAt)
+	if w.register && writes {
 		// A reopened registry (after an outage, or a start on the cached
 		// list) has not seen this agent: set running again (in etcd, a new
 		// lease) and re-read everything changed meanwhile.
@@ -139,7 +142,7 @@ func (w *watcher) poll(ctx context.Context, timed bool) error {
 			a.log.Warn("apply registry change", "err", err)
 		}
 	}
-	if !now.Before(w.nextHB) {
+	if !now.Before(w.nextHB) && writes {
 		if err := w.reg.Heartbeat(ctx, a.cfg.Self.String(), now); err != nil && !errors.Is(err, store.ErrUnknownTarget) {
 			return err
 		}
