@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -43,15 +44,27 @@ func (l *Lab) Stop(ctx context.Context) (report.Summary, error) {
 		}
 	}
 	errs = append(errs, l.dbs.close())
-	if err := l.setRunFalse(ctx); err != nil {
-		errs = append(errs, err) // the agents get killed below
-	}
 	deadline := time.Now().Add(l.cfg.StopTimeout)
+	if err := l.setRunFalse(ctx); err != nil {
+		errs = append(errs, err) // nobody was asked: no point waiting
+		deadline = time.Now()
+	}
+	var killed []string
 	for _, a := range l.agents {
 		if !a.wait(time.Until(deadline)) {
-			errs = append(errs, fmt.Errorf("agent %s did not stop within %v of run = FALSE: killed", a.key, l.cfg.StopTimeout))
-			a.terminate(killGrace)
+			killed = append(killed, a.key)
+			a.signal(syscall.SIGTERM)
 		}
+	}
+	killAt := time.Now().Add(killGrace)
+	for _, a := range l.agents {
+		if !a.wait(time.Until(killAt)) {
+			a.kill()
+		}
+	}
+	if len(killed) > 0 {
+		errs = append(errs, fmt.Errorf("%d agent(s) did not stop within %v of run = FALSE (terminated): %s",
+			len(killed), l.cfg.StopTimeout, firstNames(killed, 10)))
 	}
 	out := filepath.Join(l.cfg.Dir, AnalysisFile)
 	sum, err := report.Consolidate(ctx, l.master, out, l.WorkingPaths())
@@ -122,4 +135,12 @@ func (l *Lab) Close() error {
 		l.log.Debug("lab closed", "err", l.closeErr)
 	})
 	return l.closeErr
+}
+
+// firstNames joins up to n names, saying how many more there are.
+func firstNames(names []string, n int) string {
+	if len(names) <= n {
+		return strings.Join(names, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(names[:n], ", "), len(names)-n)
 }
