@@ -35,7 +35,6 @@ type watcher struct {
 	busyAt, busySince time.Time
 }
 
-
 // loop looks at the registry whenever it announces a change, on the
 // safety poll, and when a heartbeat or a retry is due (see registryWake).
 func (w *watcher) loop(ctx context.Context) error {

@@ -88,15 +88,6 @@ func (a *agent) wait(d time.Duration) bool {
 	}
 }
 
-// terminate asks a running agent to stop with SIGTERM and kills it if it
-// has not exited after grace.
-func (a *agent) terminate(grace time.Duration) {
-	a.signal(syscall.SIGTERM)
-	if !a.wait(grace) {
-		a.kill()
-	}
-}
-
 // kill sends SIGKILL and waits for the process to end.
 func (a *agent) kill() {
 	a.signal(syscall.SIGKILL)
