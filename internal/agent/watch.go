@@ -31,8 +31,11 @@ type watcher struct {
 	lastLook time.Time // when the registry last answered Changed
 	wake     registryWake
 	// busyAt is when to try again after the registry was found locked by
-	// other writers (zero otherwise); busySince is when that began.
+	// other writers (zero otherwise); busySince is when that began. wrote
+	// says the last poll made the writes it owed (a look between two
+	// locked tries does not end the episode).
 	busyAt, busySince time.Time
+	wrote             bool
 }
 
 // loop looks at the registry whenever it announces a change, on the
@@ -72,7 +75,7 @@ func (w *watcher) loop(ctx context.Context) error {
 			} else {
 				w.fail(err)
 			}
-		} else if !w.busySince.IsZero() {
+		} else if !w.busySince.IsZero() && w.wrote {
 			w.busyAt, w.busySince = time.Time{}, time.Time{}
 			w.recovered()
 		}
@@ -113,12 +116,12 @@ func (w *watcher) poll(ctx context.Context, timed bool) error {
 		w.lastLook = now
 		if w.busySince.IsZero() {
 			w.recovered() // it answered: before acting on what it says
-		} // else once the write it owes goes through, not between two locked tries
-
+		} // else once the writes it owes go through, not between two locked tries
 	}
 	// After a lock, the writes this agent owes wait for their retry time:
 	// a look announced meanwhile reads, it does not write.
 	writes := w.busyAt.IsZero() || !now.Before(w.busyAt)
+	w.wrote = false
 	if w.register && writes {
 		// A reopened registry (after an outage, or a start on the cached
 		// list) has not seen this agent: set running again (in etcd, a new
@@ -147,6 +150,7 @@ func (w *watcher) poll(ctx context.Context, timed bool) error {
 		}
 		w.nextHB = heartbeatAt(now, a.cfg.Heartbeat, a.cfg.Self, len(a.applied)+1)
 	}
+	w.wrote = writes
 	return nil
 }
 
