@@ -31,14 +31,7 @@ func TestAgentKeepsRegistryWhileLockedByOthers(t *testing.T) {
 	// Another program holds the write lock until the agent has met it
 	// twice (heartbeats every 100 ms, each waiting store.WatchBusyTimeout).
 	ctx := context.Background()
-	conn, err := ta.reg.DB().Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, `BEGIN IMMEDIATE`); err != nil {
-		t.Fatal(err)
-	}
+	release := holdWriteLock(t, ta.reg)
 	base := ta.stats.registryErrors.Load()
 	deadline := time.Now().Add(10 * time.Second)
 	for ta.stats.registryErrors.Load() < base+2 {
@@ -50,9 +43,7 @@ func TestAgentKeepsRegistryWhileLockedByOthers(t *testing.T) {
 	if !ta.health.registryUp() {
 		t.Errorf("registry reported down while briefly locked: %s", ta.health.registryErr())
 	}
-	if _, err := conn.ExecContext(ctx, `COMMIT`); err != nil {
-		t.Fatal(err)
-	}
+	release()
 
 	if err := ta.reg.SetRun(ctx, "10.0.0.1", false); err != nil {
 		t.Fatal(err)
@@ -88,15 +79,7 @@ func TestAgentReportsRegistryLockedForGood(t *testing.T) {
 		c.BusyGrace = 100 * time.Millisecond
 	})
 	ta.prober.awaitSend(t, "10.0.0.2", 5*time.Second)
-	ctx := context.Background()
-	conn, err := ta.reg.DB().Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, `BEGIN IMMEDIATE`); err != nil {
-		t.Fatal(err)
-	}
+	release := holdWriteLock(t, ta.reg)
 	base := ta.stats.registryErrors.Load()
 	locked := time.Now()
 	deadline := locked.Add(20 * time.Second)
@@ -117,9 +100,7 @@ func TestAgentReportsRegistryLockedForGood(t *testing.T) {
 	if n, most := ta.stats.registryErrors.Load()-base, uint64(time.Since(locked)/time.Second)+2; n > most {
 		t.Errorf("%d tries in %v of lock, want at most %d", n, time.Since(locked).Round(time.Millisecond), most)
 	}
-	if _, err := conn.ExecContext(ctx, `COMMIT`); err != nil {
-		t.Fatal(err)
-	}
+	release()
 	for !ta.health.registryUp() {
 		if time.Now().After(deadline) {
 			t.Fatalf("registry still down after the lock was released:\n%s", logs.b.String())
@@ -128,5 +109,26 @@ func TestAgentReportsRegistryLockedForGood(t *testing.T) {
 	}
 	if n := logs.count("registry available again"); n != 1 {
 		t.Errorf("%d recoveries logged, want 1:\n%s", n, logs.b.String())
+	}
+}
+
+// holdWriteLock takes the registry's write lock as another program would
+// (BEGIN IMMEDIATE on a connection of its own) and returns the function
+// that commits and releases it.
+func holdWriteLock(t *testing.T, reg *store.SQLiteRegistry) (release func()) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := reg.DB().Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	if _, err := conn.ExecContext(ctx, `BEGIN IMMEDIATE`); err != nil {
+		t.Fatal(err)
+	}
+	return func() {
+		if _, err := conn.ExecContext(ctx, `COMMIT`); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

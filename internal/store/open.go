@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"modernc.org/sqlite" // also registers the "sqlite" driver
@@ -119,29 +120,20 @@ func OpenFile(ctx context.Context, path string) (*sql.DB, error) {
 // another connection after its busy timeout (SQLITE_BUSY or SQLITE_LOCKED):
 // a passing condition, worth another try later rather than a reopen.
 func IsBusy(err error) bool {
-	var se *sqlite.Error
-	if !errors.As(err, &se) {
-		return false
-	}
-	switch se.Code() & 0xff {
-	case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
-		return true
-	}
-	return false
+	return hasCode(err, sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 }
 
 // cannotShare reports whether err is SQLite unable to write or create a
 // file it needs beside the database (the WAL index of a read-only reader).
 func cannotShare(err error) bool {
+	return hasCode(err, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN)
+}
+
+// hasCode reports whether err is an SQLite error whose primary result code
+// is one of codes.
+func hasCode(err error, codes ...int) bool {
 	var se *sqlite.Error
-	if !errors.As(err, &se) {
-		return false
-	}
-	switch se.Code() & 0xff {
-	case sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN:
-		return true
-	}
-	return false
+	return errors.As(err, &se) && slices.Contains(codes, se.Code()&0xff)
 }
 
 func exists(path string) bool {
