@@ -49,9 +49,17 @@ type fileNotifier struct {
 	quitOnce sync.Once
 	done     chan struct{} // closed when the reading goroutine has returned
 
-	mu  sync.Mutex
-	wal int // watch descriptor of the -wal file; -1 while it has none
+	mu        sync.Mutex
+	wal       int  // watch descriptor of the -wal file; -1 while it has none
+	fromEvent bool // the last signal came from file events, and no look has answered it yet
 }
+
+// notifySettle is how long after a look that found no new commit the
+// notifier signals once more. inotify reports the write of a commit's
+// frames to the -wal; the commit becomes visible only when the writer then
+// updates the shared WAL index (-shm, not watched), so a look that runs in
+// between sees nothing new, and no later event would come for that commit.
+const notifySettle = 100 * time.Millisecond
 
 // NotifyQuiet is the shortest time between two signals of a file
 // registry's Changes: short enough that a stop or an edit reaches an agent
@@ -154,11 +162,39 @@ func (n *fileNotifier) read() {
 				return
 			}
 		}
-		select {
-		case n.c <- struct{}{}:
-		default: // one pending signal says it all
-		}
+		n.signal(true)
 		last = time.Now()
+	}
+}
+
+// signal sends one value on n.c unless one is pending already.
+func (n *fileNotifier) signal(fromEvent bool) {
+	n.mu.Lock()
+	n.fromEvent = fromEvent
+	n.mu.Unlock()
+	select {
+	case n.c <- struct{}{}:
+	default: // one pending signal says it all
+	}
+}
+
+// looked is told the result of a look at the database: whether a new
+// commit was visible. A look that answered file events and found nothing
+// new may have come before the commit was published: signal once more
+// after notifySettle (once: the second look's answer does not repeat it).
+func (n *fileNotifier) looked(moved bool) {
+	n.mu.Lock()
+	again := n.fromEvent && !moved
+	n.fromEvent = false
+	n.mu.Unlock()
+	if again {
+		time.AfterFunc(notifySettle, func() {
+			select {
+			case <-n.quit: // closed: the channel stays silent
+			default:
+				n.signal(false)
+			}
+		})
 	}
 }
 

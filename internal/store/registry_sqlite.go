@@ -366,6 +366,9 @@ func (r *SQLiteRegistry) Changed(ctx context.Context) (bool, error) {
 		r.dropWatch()
 		return false, fmt.Errorf("watch registry %s: %w", r.path, err)
 	}
+	if r.notify != nil {
+		r.notify.looked(!r.watched || v != r.dataVersion)
+	}
 	if r.watched && v == r.dataVersion {
 		return false, nil
 	}
