@@ -300,8 +300,10 @@ func TestHeavyEtcdCluster(t *testing.T) {
 			reconnected, resumed.Round(time.Millisecond))
 		// The issue asks only that agents resume; with 2 s leases on a
 		// loaded machine some renew late and re-register once more, so
-		// the figure is logged and bounded loosely.
-		m.editRounds(t, "after restarting every member", m.agents, 1, 5*time.Second)
+		// the figure is logged and bounded loosely: a lease that runs out
+		// just after the cluster healed costs a reconnect after a backoff
+		// of up to 5 s (seen in CI: 5.5 s against an earlier 5 s bound).
+		m.editRounds(t, "after restarting every member", m.agents, 1, 10*time.Second)
 	})
 
 	t.Run("KillAgent", func(t *testing.T) {
