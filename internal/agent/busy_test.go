@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/pmonitor/pmonitor/internal/store"
+	"github.com/pmonitor/pmonitor/internal/testenv"
 )
 
 // A registry locked by another writer (a thousand agents' heartbeats, or an
@@ -16,7 +17,7 @@ import (
 // a stop once the lock is gone. Reopening it on every lock added a write and
 // a full read per agent, and that turned contention into collapse.
 func TestAgentKeepsRegistryWhileLockedByOthers(t *testing.T) {
-	var logs syncBuffer
+	var logs testenv.SyncBuffer
 	var opens atomic.Int32
 	ta := startAgent(t, "10.0.0.1", targets("10.0.0.1", "10.0.0.2"), func(c *Config) {
 		c.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -54,11 +55,11 @@ func TestAgentKeepsRegistryWhileLockedByOthers(t *testing.T) {
 	if n := opens.Load(); n != 1 {
 		t.Errorf("registry opened %d times, want once (a lock is not an outage)", n)
 	}
-	if n := logs.count("registry unavailable"); n != 0 {
-		t.Errorf("%d 'registry unavailable' warnings for a lock:\n%s", n, logs.b.String())
+	if n := logs.Count("registry unavailable"); n != 0 {
+		t.Errorf("%d 'registry unavailable' warnings for a lock:\n%s", n, logs.String())
 	}
-	if n := logs.count("registry busy"); n == 0 {
-		t.Errorf("no debug line about the busy registry:\n%s", logs.b.String())
+	if n := logs.Count("registry busy"); n == 0 {
+		t.Errorf("no debug line about the busy registry:\n%s", logs.String())
 	}
 	me, err := ta.reg.Lookup(ctx, "10.0.0.1")
 	if err != nil {
@@ -70,10 +71,11 @@ func TestAgentKeepsRegistryWhileLockedByOthers(t *testing.T) {
 }
 
 // A lock held past Config.BusyGrace shows as the registry down
-// (pmonitor_registry_up 0) with one warning, and one line when the lock is gone: not a pair of lines at
-// every try (a thousand agents wrote 266,000 of them in ten minutes).
+// (pmonitor_registry_up 0) with one warning, and one line when the lock is
+// gone: not a pair of lines at every try (a thousand agents wrote 266,000
+// of them in ten minutes).
 func TestAgentReportsRegistryLockedForGood(t *testing.T) {
-	var logs syncBuffer
+	var logs testenv.SyncBuffer
 	ta := startAgent(t, "10.0.0.1", targets("10.0.0.1", "10.0.0.2"), func(c *Config) {
 		c.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 		c.BusyGrace = 100 * time.Millisecond
@@ -85,15 +87,15 @@ func TestAgentReportsRegistryLockedForGood(t *testing.T) {
 	deadline := locked.Add(20 * time.Second)
 	for ta.health.registryUp() || ta.stats.registryErrors.Load() < base+3 {
 		if time.Now().After(deadline) {
-			t.Fatalf("registry still up while locked for good:\n%s", logs.b.String())
+			t.Fatalf("registry still up while locked for good:\n%s", logs.String())
 		}
 		time.Sleep(20 * time.Millisecond) // polling health: no event to await
 	}
-	if n := logs.count("registry locked by another program"); n != 1 {
-		t.Errorf("%d warnings while locked, want 1:\n%s", n, logs.b.String())
+	if n := logs.Count("registry locked by another program"); n != 1 {
+		t.Errorf("%d warnings while locked, want 1:\n%s", n, logs.String())
 	}
-	if n := logs.count("registry available again"); n != 0 {
-		t.Errorf("%d recoveries logged while still locked:\n%s", n, logs.b.String())
+	if n := logs.Count("registry available again"); n != 0 {
+		t.Errorf("%d recoveries logged while still locked:\n%s", n, logs.String())
 	}
 	// Tries come a second or two apart, whatever the heartbeat period
 	// (100 ms here): a locked registry is not hammered.
@@ -103,12 +105,12 @@ func TestAgentReportsRegistryLockedForGood(t *testing.T) {
 	release()
 	for !ta.health.registryUp() {
 		if time.Now().After(deadline) {
-			t.Fatalf("registry still down after the lock was released:\n%s", logs.b.String())
+			t.Fatalf("registry still down after the lock was released:\n%s", logs.String())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if n := logs.count("registry available again"); n != 1 {
-		t.Errorf("%d recoveries logged, want 1:\n%s", n, logs.b.String())
+	if n := logs.Count("registry available again"); n != 1 {
+		t.Errorf("%d recoveries logged, want 1:\n%s", n, logs.String())
 	}
 }
 

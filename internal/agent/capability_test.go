@@ -1,13 +1,11 @@
 package agent_test
 
 import (
-	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -51,7 +49,7 @@ func TestAgentWithOnlyCapNetRaw(t *testing.T) {
 	}
 	cmd := exec.Command(exe, "monitor", master, work, "127.0.0.1", "--interval", "200ms", "--log-level", "debug")
 	cmd.Env = append(os.Environ(), beMain+"=1")
-	var logb syncBuffer
+	var logb testenv.SyncBuffer
 	cmd.Stderr = &logb
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Credential:  &syscall.Credential{Uid: nobody, Gid: nobody},
@@ -81,22 +79,4 @@ func TestAgentWithOnlyCapNetRaw(t *testing.T) {
 	if strings.Contains(logb.String(), "using datagram ICMP socket") {
 		t.Errorf("agent fell back to datagram ICMP sockets despite CAP_NET_RAW:\n%s", logb.String())
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the exec copier and the test.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -10,13 +10,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/pmonitor/pmonitor/internal/probe"
 	"github.com/pmonitor/pmonitor/internal/store"
+	"github.com/pmonitor/pmonitor/internal/testenv"
 )
 
 // awaitHealth polls /healthz until its status is code and its body
@@ -82,26 +82,8 @@ func (f *failingWorking) Write(ctx context.Context, b store.Batch) error {
 	return f.WorkingDB.Write(ctx, b)
 }
 
-// syncBuffer is a log destination safe for the agent's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) count(sub string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return strings.Count(s.b.String(), sub)
-}
-
 func TestHealthWriteFailures(t *testing.T) {
-	var logs syncBuffer
+	var logs testenv.SyncBuffer
 	var fw *failingWorking
 	ta := startAgent(t, "10.0.0.1", targets("10.0.0.1", "10.0.0.2", "10.0.0.3"), func(c *Config) {
 		fw = &failingWorking{WorkingDB: c.Working}
@@ -118,12 +100,12 @@ func TestHealthWriteFailures(t *testing.T) {
 		ta.prober.setDown("10.0.0.3", down) // a state change writes at once
 		ta.prober.awaitSend(t, "10.0.0.3", 5*time.Second)
 	}
-	if n := logs.count("write working db"); n != 1 {
-		t.Errorf("%d warnings for %d identical write errors, want 1:\n%s", n, ta.Snapshot().FlushErrors, logs.b.String())
+	if n := logs.Count("write working db"); n != 1 {
+		t.Errorf("%d warnings for %d identical write errors, want 1:\n%s", n, ta.Snapshot().FlushErrors, logs.String())
 	}
 	fw.fail.Store(false)
 	awaitHealth(t, ta.Agent, http.StatusOK, "ok")
-	if n := logs.count("working db writable again"); n != 1 {
+	if n := logs.Count("working db writable again"); n != 1 {
 		t.Errorf("recovery logged %d times, want 1", n)
 	}
 }

@@ -70,7 +70,7 @@ var errNoInotify = errors.New("watch master.db: inotify: too many open files (se
 func (silentRegistry) Changes() (<-chan struct{}, error) { return nil, errNoInotify }
 
 func TestAgentPollsRegistryWithoutNotifier(t *testing.T) {
-	var logs syncBuffer
+	var logs testenv.SyncBuffer
 	ta := startAgent(t, "10.0.0.1", targets("10.0.0.1", "10.0.0.2"), func(c *Config) {
 		quietConfig(c)
 		c.Watch = 50 * time.Millisecond // the fallback poll
@@ -95,8 +95,8 @@ func TestAgentPollsRegistryWithoutNotifier(t *testing.T) {
 	if err := ta.awaitDone(t, "run = FALSE while polling"); err != nil {
 		t.Fatalf("Run after stop request = %v", err)
 	}
-	if n := logs.count("registry changes not announced"); n != 1 {
-		t.Errorf("fallback logged %d times, want once:\n%s", n, logs.b.String())
+	if n := logs.Count("registry changes not announced"); n != 1 {
+		t.Errorf("fallback logged %d times, want once:\n%s", n, logs.String())
 	}
 }
 

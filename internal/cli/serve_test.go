@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -14,7 +13,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -49,30 +47,12 @@ func TestServeUsageErrors(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for a writer and a reader goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // startServe runs 'pmonitor serve args...' in this process until the test
 // ends and returns its base URL.
 func startServe(t *testing.T, args ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	var out, errs syncBuffer
+	var out, errs testenv.SyncBuffer
 	done := make(chan int, 1)
 	go func() { done <- Run(ctx, append([]string{"serve"}, args...), &out, &errs) }()
 	t.Cleanup(func() {
@@ -174,7 +154,7 @@ scrape_configs:
 	cfgPath := writeFile(t, promDir, "prometheus.yml", cfg)
 	cmd := exec.Command(prom, "--config.file="+cfgPath, "--storage.tsdb.path="+filepath.Join(promDir, "data"),
 		"--web.listen-address="+promAddr, "--log.level=warn")
-	var promLog syncBuffer
+	var promLog testenv.SyncBuffer
 	cmd.Stdout, cmd.Stderr = &promLog, &promLog
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

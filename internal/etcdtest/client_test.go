@@ -10,12 +10,12 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"sync"
 	"testing"
 
 	"github.com/vishvananda/netlink"
 
 	"github.com/pmonitor/pmonitor/internal/emu"
+	"github.com/pmonitor/pmonitor/internal/testenv"
 )
 
 // The test process lives in the root namespace and must never send to an
@@ -84,7 +84,7 @@ func assertNoRootAddress(t *testing.T, n *emu.Network) {
 
 // startIn starts this test binary as pmonitor with args inside h's
 // namespace until the test ends; its output goes to out.
-func startIn(t *testing.T, h *emu.Host, out *syncBuffer, args ...string) {
+func startIn(t *testing.T, h *emu.Host, out *testenv.SyncBuffer, args ...string) {
 	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
@@ -103,24 +103,6 @@ func startIn(t *testing.T, h *emu.Host, out *syncBuffer, args ...string) {
 			t.Logf("pmonitor %v:\n%s", args, out.String())
 		}
 	})
-}
-
-// syncBuffer is a bytes.Buffer safe for a writer and a reader goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // getJSON fetches url with client into v.

@@ -336,7 +336,7 @@ func TestHeavyEtcdCluster(t *testing.T) {
 		if code != 0 || !strings.Contains(text, fmt.Sprintf("%d registry targets, %d working databases merged, 0 skipped", n, n-1)) {
 			t.Errorf("consolidate --from-registry: exit %d\n%s", code, text)
 		}
-		var serveOut syncBuffer
+		var serveOut testenv.SyncBuffer
 		startIn(t, m.client, &serveOut, "serve", m.url, "--from-registry", "--pull-interval", "1s",
 			"--listen", "127.0.0.1:9300", "--log-level", "warn")
 		hc := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DialContext: dialFrom(m.client)}}

@@ -1,6 +1,7 @@
 // Package testenv gates tests on what the machine offers (root, Debian
-// packages). Every skip says how to enable the test; CI (.ci/run) installs
-// everything and runs as root, so nothing skips there.
+// packages) and holds the small helpers several test packages share. Every
+// skip says how to enable the test; CI (.ci/run) installs everything and
+// runs as root, so nothing skips there.
 package testenv
 
 import (
