@@ -70,14 +70,14 @@ func (w *watcher) nextWake(now time.Time) time.Duration {
 }
 
 // heartbeatAt returns when the registry heartbeat after now is due: at the
-// next multiple of period on the wall clock, shifted by this agent's slot
-// in a window shared by every agent (see heartbeatWindow). Every heartbeat
-// is a commit that wakes every agent on the registry; spread over the whole
-// period, a hundred agents' heartbeats would keep each one looking twice a
-// second, while gathered into one window they cost each a few looks per
-// period.
-func heartbeatAt(now time.Time, period time.Duration, self netip.Addr, agents int) time.Time {
-	window := min(period/4, heartbeatWindow(agents))
+// next multiple of the heartbeat period on the wall clock, shifted by this
+// agent's slot in a window shared by every agent (see heartbeatPlan).
+// Every heartbeat is a commit that wakes every agent on the registry;
+// spread over the whole period, a hundred agents' heartbeats would keep
+// each one looking twice a second, while gathered into one window they
+// cost each a few looks per period.
+func heartbeatAt(now time.Time, base time.Duration, self netip.Addr, agents int) time.Time {
+	period, window := heartbeatPlan(base, agents)
 	var slot time.Duration
 	if window > 0 {
 		h := fnv.New64a()
@@ -92,16 +92,32 @@ func heartbeatAt(now time.Time, period time.Duration, self netip.Addr, agents in
 	return at
 }
 
-// heartbeatWindow is the window of the registry heartbeats of agents
-// agents sharing one registry: 5 ms per agent, at least store.NotifyQuiet
-// (heartbeatAt keeps it within a quarter period). A commit holds the
-// registry's write lock for about a millisecond, so at 200 commits a
-// second the lock stays mostly free even on a loaded machine; a window
-// capped at 2 s put a thousand agents' heartbeats at 500 a second, and
-// under load their lock waits became failures and reopens. A notifier
-// signals the first commit at once and then at most once per
-// store.NotifyQuiet, so the window's length sets each agent's looks per
-// period: 2 up to 100 agents, 10 for 1,000.
-func heartbeatWindow(agents int) time.Duration {
-	return max(time.Duration(agents)*5*time.Millisecond, store.NotifyQuiet)
+// heartbeatSpacing is the gap between two agents' registry heartbeats
+// within the shared window: at most 50 commits a second. A commit holds
+// the registry's write lock for about a millisecond, but under load the
+// holder may lose its core while it holds it. A thousand agents beating
+// 5 ms apart (200 commits a second) on a saturated machine made a lock
+// convoy: every agent's heartbeat met a locked registry for 30 s, and the
+// waits and retries kept both cores busy until the mesh fell apart.
+const heartbeatSpacing = 20 * time.Millisecond
+
+// heartbeatPlan returns the registry heartbeat's period and window for
+// agents agents sharing one registry, given the configured period base.
+// The window is heartbeatSpacing per agent (at least store.NotifyQuiet);
+// the period stretches to four windows when the registry is large
+// (1,000 agents: a 20 s window every 80 s); a short period (tests) with
+// a few agents keeps the window within a quarter of it. A notifier signals the first
+// commit at once and then at most once per store.NotifyQuiet, so the
+// window's length sets each agent's looks per period: 2 up to 25 agents,
+// 40 for 1,000. Nothing judges liveness by the registry heartbeat alone:
+// the working database's me row beats at every write and at least every
+// 30 s, and a second agent for the same address is refused while the
+// registry heartbeat is younger than three periods (aliveElsewhere).
+func heartbeatPlan(base time.Duration, agents int) (period, window time.Duration) {
+	spread := max(time.Duration(agents)*heartbeatSpacing, store.NotifyQuiet)
+	period = base
+	if spread > store.NotifyQuiet {
+		period = max(base, 4*spread)
+	}
+	return period, min(period/4, spread)
 }

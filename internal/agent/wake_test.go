@@ -102,8 +102,8 @@ func TestAgentPollsRegistryWithoutNotifier(t *testing.T) {
 
 func TestHeartbeatAt(t *testing.T) {
 	self := netip.MustParseAddr("10.0.0.1")
-	base := time.Unix(1_700_000_010, 0) // a multiple of 30 s
-	const agents = 1000                 // a window of 5 s
+	base := time.Unix(1_700_000_400, 0) // a multiple of 30 s, 80 s and 400 s
+	const agents = 250                  // a window of 5 s
 	slot := heartbeatAt(base.Add(-time.Nanosecond), 30*time.Second, self, agents).Sub(base)
 	if slot < 0 || slot >= 5*time.Second {
 		t.Fatalf("slot %v, want within the 5 s window", slot)
@@ -125,20 +125,35 @@ func TestHeartbeatAt(t *testing.T) {
 		})
 	}
 	// Every agent's slot falls in the same window of each period, as wide
-	// as the agents on the registry need.
+	// as the agents on the registry need; a large registry stretches the
+	// period so that heartbeats stay 20 ms apart.
 	for _, tc := range []struct {
-		agents int
-		window time.Duration
-	}{{2, 500 * time.Millisecond}, {100, 500 * time.Millisecond}, {250, 1250 * time.Millisecond}, {1000, 5 * time.Second}, {5000, 7500 * time.Millisecond}} {
+		agents         int
+		period, window time.Duration
+	}{
+		{2, 30 * time.Second, 500 * time.Millisecond},
+		{100, 30 * time.Second, 2 * time.Second},
+		{250, 30 * time.Second, 5 * time.Second},
+		{375, 30 * time.Second, 7500 * time.Millisecond},
+		{1000, 80 * time.Second, 20 * time.Second},
+		{5000, 400 * time.Second, 100 * time.Second},
+	} {
+		if p, w := heartbeatPlan(30*time.Second, tc.agents); p != tc.period || w != tc.window {
+			t.Errorf("heartbeatPlan(30s, %d) = %v, %v; want %v, %v", tc.agents, p, w, tc.period, tc.window)
+		}
 		for i := range 50 {
 			a := netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)})
-			if s := heartbeatAt(base, 30*time.Second, a, tc.agents).Sub(base); s < 0 || s >= tc.window {
+			at := heartbeatAt(base, 30*time.Second, a, tc.agents)
+			if s := at.Sub(base); s < 0 || s >= tc.window {
 				t.Errorf("%d agents, %v: heartbeat %v after the period's start, want within %v", tc.agents, a, s, tc.window)
+			}
+			if next := heartbeatAt(at, 30*time.Second, a, tc.agents); next.Sub(at) != tc.period {
+				t.Errorf("%d agents, %v: heartbeats %v apart, want %v", tc.agents, a, next.Sub(at), tc.period)
 			}
 		}
 	}
 	// Short periods (tests) keep the window within a quarter period.
-	if s := heartbeatAt(base, 100*time.Millisecond, self, agents).Sub(base); s < 0 || s >= 25*time.Millisecond {
+	if s := heartbeatAt(base, 100*time.Millisecond, self, 3).Sub(base); s < 0 || s >= 25*time.Millisecond {
 		t.Errorf("100ms period: heartbeat %v after the period's start, want within 25ms", s)
 	}
 }
