@@ -1,11 +1,8 @@
 package probe
 
 import (
-	"encoding/binary"
 	"net"
 	"sync/atomic"
-
-	"golang.org/x/sys/unix"
 )
 
 // Local overload is not target loss. When replies arrive faster than the
@@ -23,9 +20,6 @@ import (
 // that is within one queue's worth of reads. A probe whose deadline passes
 // before then still ends as a timeout.
 
-// dropOOBSize holds the SO_RXQ_OVFL control message (and room to spare).
-const dropOOBSize = 64
-
 // msgReader is a conn that returns control messages with each packet. Real
 // sockets are read in batches instead; test fakes implement it to report
 // drops the way the kernel does.
@@ -33,42 +27,31 @@ type msgReader interface {
 	ReadMsg(b, oob []byte) (n, oobn int, from net.Addr, err error)
 }
 
+// nowReader is a msgReader that can also return a queued packet without
+// waiting (ok false when none is queued): test fakes implement it so that
+// the timer's drain (drainLocked) reads them as it reads real sockets.
+type nowReader interface {
+	ReadMsgNow(b, oob []byte) (n, oobn int, from net.Addr, ok bool)
+}
+
 // dropCounter follows the kernel's cumulative drop count of one socket.
 type dropCounter struct {
-	last  uint32        // last count reported; receiver goroutine only
+	last  uint32        // last count reported; Engine.mu held
 	total atomic.Uint64 // drops seen, wraparound of the uint32 undone
 }
 
-// note takes the control messages oob of one packet into account and
-// returns how many new drops they report.
-func (d *dropCounter) note(oob []byte) uint64 {
-	v, ok := rxqOverflow(oob)
-	if !ok {
+// note takes the control messages of one packet into account and returns
+// how many new drops they report. Engine.mu is held: the receiver and the
+// timer's drain both read packets.
+func (d *dropCounter) note(ci controlInfo) uint64 {
+	if !ci.hasDrops {
 		return 0
 	}
-	delta := v - d.last // modulo 2^32: the kernel's counter wraps
+	delta := ci.drops - d.last // modulo 2^32: the kernel's counter wraps
 	if delta == 0 || delta >= 1<<31 {
 		return 0 // unchanged, or an older packet reordered in a batch
 	}
-	d.last = v
+	d.last = ci.drops
 	d.total.Add(uint64(delta))
 	return uint64(delta)
-}
-
-// rxqOverflow returns the drop count of an SO_RXQ_OVFL control message in
-// oob, if there is one.
-func rxqOverflow(oob []byte) (uint32, bool) {
-	if len(oob) == 0 {
-		return 0, false
-	}
-	msgs, err := unix.ParseSocketControlMessage(oob)
-	if err != nil {
-		return 0, false
-	}
-	for _, m := range msgs {
-		if m.Header.Level == unix.SOL_SOCKET && m.Header.Type == unix.SO_RXQ_OVFL && len(m.Data) >= 4 {
-			return binary.NativeEndian.Uint32(m.Data), true
-		}
-	}
-	return 0, false
 }

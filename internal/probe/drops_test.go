@@ -37,12 +37,12 @@ func TestDropCounter(t *testing.T) {
 		{rxqOverflowMsg(10), 7},
 		{[]byte{1, 2, 3}, 0}, // garbage
 	} {
-		if got := d.note(tc.oob); got != tc.want {
+		if got := d.note(parseControl(tc.oob)); got != tc.want {
 			t.Errorf("note(%v) = %d, want %d", tc.oob, got, tc.want)
 		}
 	}
 	d.last = 1<<32 - 2 // the kernel's uint32 wraps
-	if got := d.note(rxqOverflowMsg(3)); got != 5 {
+	if got := d.note(parseControl(rxqOverflowMsg(3))); got != 5 {
 		t.Errorf("across the wrap: %d new drops, want 5", got)
 	}
 	if d.total.Load() != 15 {
@@ -104,7 +104,7 @@ func TestSocketReportsDrops(t *testing.T) {
 	}
 	// The kernel reports the count with packets queued after the drops:
 	// read the queue empty, then one more reply.
-	r := newReader(rx)
+	r := newReader(rx, recvBatch)
 	drain := func() {
 		for {
 			rx.conn.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
@@ -112,7 +112,10 @@ func TestSocketReportsDrops(t *testing.T) {
 			if err != nil {
 				return // the queue is empty
 			}
-			r.noteDrops(n)
+			for i := range n {
+				_, oob, _ := r.packet(i)
+				rx.drops.note(parseControl(oob))
+			}
 		}
 	}
 	drain()

@@ -35,6 +35,7 @@ type Engine struct {
 	armed     time.Duration  // deadline the timer is set to; under mu
 	timer     *timerfd.Timer // fires at armed; reset under mu
 	closed    bool
+	drains    []*reader // the timer goroutine's readers of the sockets (drainLocked)
 
 	sendKick  chan struct{}
 	cancel    context.CancelFunc
@@ -91,6 +92,11 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	for _, f := range []family{v4, v6} {
 		if e.errs[f] != nil {
 			e.log.Warn("probes of one address family unavailable", "family", f.String(), "err", e.errs[f])
+		}
+	}
+	for _, s := range e.socks {
+		if s != nil {
+			e.drains = append(e.drains, newReader(s, drainBatch))
 		}
 	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))

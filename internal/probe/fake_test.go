@@ -21,6 +21,7 @@ type fakeListener struct {
 	conns map[string]*fakeConn
 	fail  map[string]error // network → error ListenPacket returns
 	port  int              // LocalAddr port of datagram conns
+	gate  chan struct{}    // given to every conn (see fakeConn.gate)
 }
 
 func (l *fakeListener) ListenPacket(_ context.Context, network, address string) (net.PacketConn, error) {
@@ -34,6 +35,7 @@ func (l *fakeListener) ListenPacket(_ context.Context, network, address string) 
 		sent:    make(chan sentPacket, 4096),
 		inbox:   make(chan inPacket, 4096),
 		closed:  make(chan struct{}),
+		gate:    l.gate,
 	}
 	c.local = &net.IPAddr{IP: net.ParseIP(address)}
 	if network == NetworkDgram4 || network == NetworkDgram6 {
@@ -77,6 +79,10 @@ type fakeConn struct {
 
 	mu       sync.Mutex
 	writeErr []error // errors returned by the next writes, in order
+
+	// gate, when not nil, holds ReadMsg (the receiver goroutine) until it
+	// is closed; ReadMsgNow (the timer's drain) does not wait for it.
+	gate chan struct{}
 }
 
 func (c *fakeConn) ReadFrom(b []byte) (int, net.Addr, error) {
@@ -87,16 +93,39 @@ func (c *fakeConn) ReadFrom(b []byte) (int, net.Addr, error) {
 // ReadMsg makes the fake a msgReader: it returns the control messages of
 // injected packets, drop counts included.
 func (c *fakeConn) ReadMsg(b, oob []byte) (int, int, net.Addr, error) {
+	if c.gate != nil {
+		select {
+		case <-c.gate:
+		case <-c.closed:
+			return 0, 0, nil, net.ErrClosed
+		}
+	}
 	select {
 	case p := <-c.inbox:
-		n, oobn := copy(b, p.b), copy(oob, p.oob)
-		if c.network == NetworkDgram4 || c.network == NetworkDgram6 {
-			return n, oobn, &net.UDPAddr{IP: p.from.AsSlice()}, nil
-		}
-		return n, oobn, &net.IPAddr{IP: p.from.AsSlice()}, nil
+		n, oobn, from := c.deliver(p, b, oob)
+		return n, oobn, from, nil
 	case <-c.closed:
 		return 0, 0, nil, net.ErrClosed
 	}
+}
+
+// ReadMsgNow makes the fake a nowReader.
+func (c *fakeConn) ReadMsgNow(b, oob []byte) (int, int, net.Addr, bool) {
+	select {
+	case p := <-c.inbox:
+		n, oobn, from := c.deliver(p, b, oob)
+		return n, oobn, from, true
+	default:
+		return 0, 0, nil, false
+	}
+}
+
+func (c *fakeConn) deliver(p inPacket, b, oob []byte) (int, int, net.Addr) {
+	n, oobn := copy(b, p.b), copy(oob, p.oob)
+	if c.network == NetworkDgram4 || c.network == NetworkDgram6 {
+		return n, oobn, &net.UDPAddr{IP: p.from.AsSlice()}
+	}
+	return n, oobn, &net.IPAddr{IP: p.from.AsSlice()}
 }
 
 func (c *fakeConn) WriteTo(b []byte, addr net.Addr) (int, error) {
@@ -137,6 +166,12 @@ func (c *fakeConn) inject(b []byte, from netip.Addr) { c.inbox <- inPacket{b: b,
 // that the socket has dropped drops packets so far (SO_RXQ_OVFL).
 func (c *fakeConn) injectDropped(b []byte, from netip.Addr, drops uint32) {
 	c.inbox <- inPacket{b: b, from: from, oob: rxqOverflowMsg(drops)}
+}
+
+// injectArrived queues b as received from from, stamped by the kernel as
+// arrived at arrived (SO_TIMESTAMPNS).
+func (c *fakeConn) injectArrived(b []byte, from netip.Addr, arrived time.Time) {
+	c.inbox <- inPacket{b: b, from: from, oob: timestampCmsg(arrived)}
 }
 
 // failWrites makes the next writes return errs (nil: succeed).

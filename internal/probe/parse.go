@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"net"
 	"net/netip"
+	"time"
 
 	"golang.org/x/net/icmp"
 	"golang.org/x/net/ipv4"
@@ -67,14 +68,15 @@ const (
 // packet is the part of a received ICMP message that matching needs.
 type packet struct {
 	kind   packetKind
-	code   uint8      // ICMP code of the message
-	id     uint16     // echo identifier (of the reply, or quoted in the error)
-	seq    uint16     // echo sequence number
-	hasKey bool       // token and key were present
-	token  uint64     // engine token from the payload
-	key    uint64     // probe key from the payload
-	from   netip.Addr // sender of the packet: the target, or a router for errors
-	target netip.Addr // probed address: from for replies, quoted destination for errors
+	code   uint8         // ICMP code of the message
+	id     uint16        // echo identifier (of the reply, or quoted in the error)
+	seq    uint16        // echo sequence number
+	hasKey bool          // token and key were present
+	token  uint64        // engine token from the payload
+	key    uint64        // probe key from the payload
+	from   netip.Addr    // sender of the packet: the target, or a router for errors
+	target netip.Addr    // probed address: from for replies, quoted destination for errors
+	at     time.Duration // engine time of arrival at the socket (see arrival.go)
 }
 
 // tokenLen is the room token and key take at the start of the payload.

@@ -13,6 +13,7 @@ import (
 // quoted probe, token and key), so longer packets are read truncated.
 const (
 	recvBatch   = 64
+	drainBatch  = 16 // the timer's reads, rare and short (drainLocked)
 	recvBufSize = 512
 )
 
@@ -27,13 +28,15 @@ type reader struct {
 	from  netip.Addr // sender of a single read
 }
 
-func newReader(s *socket) *reader {
+// newReader returns a reader of s that reads up to batch packets at once
+// from a real socket.
+func newReader(s *socket, batch int) *reader {
 	r := &reader{s: s}
 	if s.rc != nil {
-		r.batch = newBatchReader(recvBatch, recvBufSize, dropOOBSize)
+		r.batch = newBatchReader(batch, recvBufSize, oobSize)
 		return r
 	}
-	r.buf, r.oob = make([]byte, recvBufSize), make([]byte, dropOOBSize)
+	r.buf, r.oob = make([]byte, recvBufSize), make([]byte, oobSize)
 	return r
 }
 
@@ -66,13 +69,28 @@ func (r *reader) read() (int, error) {
 	return 1, nil
 }
 
-// noteDrops takes the drop counts reported with the n packets of the last
-// read into account.
-func (r *reader) noteDrops(n int) {
-	for i := range n {
-		_, oob, _ := r.packet(i)
-		r.s.drops.note(oob)
+// readNow reads what the socket holds, without waiting, and returns how
+// many packets it read: 0 if none, or on an error (which the receiver
+// meets and reports).
+func (r *reader) readNow() int {
+	b := r.batch
+	if b == nil {
+		nr, ok := r.s.conn.(nowReader)
+		if !ok {
+			return 0
+		}
+		n, nn, from, got := nr.ReadMsgNow(r.buf, r.oob)
+		if !got {
+			return 0
+		}
+		r.n, r.nn, r.from = n, nn, addrFromNet(from)
+		return 1
 	}
+	got := false
+	if err := r.s.rc.Control(func(fd uintptr) { got = b.fn(fd) }); err != nil || !got || b.errno != 0 {
+		return 0
+	}
+	return b.n
 }
 
 // packet returns the data, control messages and sender of packet i of the
@@ -86,9 +104,10 @@ func (r *reader) packet(i int) (data, oob []byte, from netip.Addr) {
 
 // runReceiver reads and matches the packets of socket s until ctx ends.
 func (e *Engine) runReceiver(ctx context.Context, s *socket) {
-	r := newReader(s)
+	r := newReader(s, recvBatch)
 	var (
 		pkts []packet
+		cis  []controlInfo
 		buf  []completion
 		errs int
 	)
@@ -108,18 +127,65 @@ func (e *Engine) runReceiver(ctx context.Context, s *socket) {
 			time.Sleep(time.Millisecond) // do not spin on a persistent error
 			continue
 		}
-		r.noteDrops(n) // before matching: a timeout in this batch sees them
-		now := e.elapsed()
-		pkts = pkts[:0]
-		for i := range n {
-			b, _, from := r.packet(i)
-			if p, ok := parsePacket(s.fam, b, from); ok {
-				pkts = append(pkts, p)
-			}
-		}
-		buf = e.match(s, pkts, now, buf[:0])
+		pkts, cis = e.parseRead(r, n, pkts[:0], cis[:0])
+		e.mu.Lock()
+		buf = e.takeLocked(s, pkts, cis, buf[:0])
+		e.mu.Unlock()
 		e.deliver(buf)
 	}
+}
+
+// parseRead parses the n packets of r's last read, with what their
+// control messages say and how long each waited in the socket.
+func (e *Engine) parseRead(r *reader, n int, pkts []packet, cis []controlInfo) ([]packet, []controlInfo) {
+	read := e.cfg.Now()
+	at := read.Sub(e.base)
+	for i := range n {
+		b, oob, from := r.packet(i)
+		ci := parseControl(oob)
+		cis = append(cis, ci)
+		if p, ok := parsePacket(r.s.fam, b, from); ok {
+			p.at = at - queueWait(ci.arrived, read)
+			pkts = append(pkts, p)
+		}
+	}
+	return pkts, cis
+}
+
+// takeLocked notes the drops that the control messages cis report, then
+// matches pkts: drops first, so that a timeout in this batch sees them.
+// e.mu is held.
+func (e *Engine) takeLocked(s *socket, pkts []packet, cis []controlInfo, buf []completion) []completion {
+	for _, ci := range cis {
+		s.drops.note(ci)
+	}
+	buf, ended := e.matchLocked(s, pkts, buf)
+	if ended {
+		e.rearm()
+	}
+	return buf
+}
+
+// drainLocked reads, without waiting, what the real sockets hold already
+// and matches it, so that probes answered in time do not end as timeouts
+// because the receiver has not run yet (see arrival.go). Only the timer
+// goroutine calls it, with its own reader per socket. e.mu is held.
+func (e *Engine) drainLocked(rs []*reader, buf []completion) []completion {
+	var (
+		pkts []packet
+		cis  []controlInfo
+	)
+	for _, r := range rs {
+		for range 16 { // bounded: the receiver reads the rest
+			n := r.readNow()
+			if n == 0 {
+				break
+			}
+			pkts, cis = e.parseRead(r, n, pkts[:0], cis[:0])
+			buf = e.takeLocked(r.s, pkts, cis, buf)
+		}
+	}
+	return buf
 }
 
 // handleErrQueue drains the error queue of a datagram socket, ends the
@@ -128,26 +194,27 @@ func (e *Engine) runReceiver(ctx context.Context, s *socket) {
 func (e *Engine) handleErrQueue(s *socket) int {
 	pkts := s.drainErrQueue(nil)
 	if len(pkts) > 0 {
-		e.deliver(e.match(s, pkts, e.elapsed(), nil))
+		at := e.elapsed()
+		for i := range pkts {
+			pkts[i].at = at
+		}
+		e.mu.Lock()
+		buf, ended := e.matchLocked(s, pkts, nil)
+		if ended {
+			e.rearm()
+		}
+		e.mu.Unlock()
+		e.deliver(buf)
 	}
 	return len(pkts)
 }
 
-// match ends the probes that the packets received on s at engine time now
-// answer, updates the counters and returns the completions.
-func (e *Engine) match(s *socket, pkts []packet, now time.Duration, buf []completion) []completion {
-	if len(pkts) == 0 {
-		return buf
-	}
+// matchLocked ends the probes that pkts answer, each judged by the engine
+// time it arrived, updates the counters and returns the completions, and
+// whether the probe the timer waits for ended (the caller then rearms).
+// e.mu is held.
+func (e *Engine) matchLocked(s *socket, pkts []packet, buf []completion) (_ []completion, ended bool) {
 	st := &e.stats
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	ended := false
-	defer func() {
-		if ended {
-			e.rearm()
-		}
-	}()
 	for _, p := range pkts {
 		if !s.anyID && p.id != s.id {
 			st.foreign.Add(1)
@@ -182,17 +249,17 @@ func (e *Engine) match(s *socket, pkts []packet, now time.Duration, buf []comple
 				ended = true // the probe the timer waits for: move the timer on below
 			}
 			switch {
-			case now > sl.deadline:
+			case p.at > sl.deadline:
 				st.late.Add(1)
 				buf = append(buf, e.endTimeout(idx))
 			case p.kind == kindReply:
 				st.replies.Add(1)
-				buf = append(buf, e.end(idx, StatusReply, max(now-sl.sent, 0), "", endedReply))
+				buf = append(buf, e.end(idx, StatusReply, max(p.at-sl.sent, 0), "", endedReply))
 			default:
 				st.errors.Add(1)
 				buf = append(buf, e.end(idx, statusOf(p.kind), 0, reasonOf(s.fam, p), endedOther))
 			}
 		}
 	}
-	return buf
+	return buf, ended
 }

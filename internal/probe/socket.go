@@ -149,6 +149,10 @@ func (s *socket) configure(cfg Config) error {
 		cfg.Logger.Warn("cannot enable drop counts (SO_RXQ_OVFL); replies dropped by this host will look like loss",
 			"family", s.fam.String(), "err", err)
 	}
+	if err := s.setsockoptInt(unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1); err != nil {
+		cfg.Logger.Warn("cannot enable arrival times (SO_TIMESTAMPNS); replies read late will count as late",
+			"family", s.fam.String(), "err", err)
+	}
 	if !s.dgram {
 		if err := s.setFilter(); err != nil {
 			cfg.Logger.Warn("cannot set ICMP filter; every ICMP packet will be read", "family", s.fam.String(), "err", err)

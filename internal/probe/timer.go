@@ -112,10 +112,14 @@ func (e *Engine) runTimer(ctx context.Context) {
 	}
 }
 
-// expire ends every probe whose deadline has passed with StatusTimeout.
+// expire ends every probe whose deadline has passed with StatusTimeout,
+// after reading the replies already queued for them (see arrival.go).
 func (e *Engine) expire(buf []completion) []completion {
 	e.mu.Lock()
 	now := e.elapsed()
+	if len(e.deadlines) > 0 && e.deadlines[0].at <= now {
+		buf = e.drainLocked(e.drains, buf)
+	}
 	for len(e.deadlines) > 0 && e.deadlines[0].at <= now {
 		d := e.deadlines.pop()
 		if e.live(d) {
