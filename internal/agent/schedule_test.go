@@ -130,11 +130,12 @@ func TestPacerBurstWindowAndNoCatchUpStorm(t *testing.T) {
 
 func TestBurstWindow(t *testing.T) {
 	for _, tc := range []struct{ gap, interval, want time.Duration }{
-		{100 * time.Microsecond, time.Second, 5 * time.Millisecond}, // 10,000 targets a second
-		{time.Millisecond, time.Second, 25 * time.Millisecond},
+		{100 * time.Microsecond, time.Second, 10 * time.Millisecond}, // 10,000 targets a second
+		{20 * time.Microsecond, time.Second, 5 * time.Millisecond},   // 50,000 targets a second
+		{time.Millisecond, time.Second, 100 * time.Millisecond},
 		{101 * time.Millisecond, 10 * time.Second, time.Second},                 // 99 targets every 10 s
 		{40 * time.Millisecond, 10 * time.Second, time.Second},                  // 249 targets every 10 s
-		{30 * time.Millisecond, 30 * time.Second, 750 * time.Millisecond},       // 999 targets every 30 s
+		{30 * time.Millisecond, 30 * time.Second, 3 * time.Second},              // 999 targets every 30 s
 		{606 * time.Millisecond, 60 * time.Second, 6 * time.Second},             // 99 targets every 60 s
 		{10 * time.Second, 10 * time.Second, time.Second},                       // one target
 		{50 * time.Millisecond, 100 * time.Millisecond, 250 * time.Millisecond}, // the shortest interval
