@@ -29,7 +29,7 @@ func (a *Agent) initialTargets(ctx context.Context) (store.Registry, []store.Tar
 		if err != nil {
 			return nil, nil, nil // ctx ended while the registry was missing
 		}
-		ts, err := reg.Targets(ctx)
+		ts, err := readTargets(ctx, reg)
 		if err != nil {
 			reg.Close()
 			return nil, nil, fmt.Errorf("agent: %w", err)
@@ -42,7 +42,7 @@ func (a *Agent) initialTargets(ctx context.Context) (store.Registry, []store.Tar
 	defer cancel()
 	reg, err := a.cfg.OpenRegistry(octx)
 	if err == nil {
-		ts, terr := reg.Targets(octx)
+		ts, terr := readTargets(octx, reg)
 		if terr == nil {
 			return reg, ts, nil
 		}
@@ -67,4 +67,14 @@ func (a *Agent) saveCache(ctx context.Context, targets []store.Target) {
 	if err := a.cfg.Working.SaveRegistryCache(ctx, targets); err != nil {
 		a.log.Warn("save the registry list in the working db", "err", err)
 	}
+}
+
+// readTargets reads the list after a look at the registry's change
+// marker, so that the watcher's first look finds nothing new unless
+// something changed since: with a thousand targets, a second full read
+// and comparison was a tenth of an agent's start. The look is best
+// effort: if it fails, the watcher's first look reads everything again.
+func readTargets(ctx context.Context, reg store.Registry) ([]store.Target, error) {
+	_, _ = reg.Changed(ctx)
+	return reg.Targets(ctx)
 }

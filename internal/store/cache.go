@@ -20,6 +20,7 @@ const registryCacheSchema = `CREATE TABLE IF NOT EXISTS registry_cache (
 
 // SaveRegistryCache replaces the cached registry list with targets.
 func (w *Working) SaveRegistryCache(ctx context.Context, targets []Target) error {
+	ctx = context.WithoutCancel(ctx) // see SyncTargets
 	return w.inTx(ctx, "save registry cache", func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, registryCacheSchema); err != nil {
 			return err
