@@ -92,14 +92,15 @@ const (
 // Lab is a running emulated network with its agents. Its methods are safe
 // for concurrent use.
 type Lab struct {
-	cfg    Config
-	log    *slog.Logger
-	net    *emu.Network
-	master string
-	agents []*agent // in Nodes order
-	spawn  *spawner
-	ready  *readyGate // paces the agents' starts; nil before start
-	dbs    dbCache
+	cfg      Config
+	log      *slog.Logger
+	net      *emu.Network
+	master   string
+	agents   []*agent // in Nodes order
+	spawn    *spawner
+	ready    *readyGate // paces the agents' starts; nil before start
+	headroom *headroom  // holds starts back while the cores are busy; nil before start
+	dbs      dbCache
 
 	timings Timings
 

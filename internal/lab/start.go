@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"runtime"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -55,6 +56,7 @@ func (l *Lab) start(ctx context.Context) error {
 	}
 	l.spawn = newSpawner()
 	l.ready = newReadyGate(l.cfg.Dir, startingAgents())
+	l.headroom = newHeadroom()
 	t3 := time.Now()
 	if err := l.startAgents(ctx); err != nil {
 		return err
@@ -106,7 +108,13 @@ func (l *Lab) addHosts(ctx context.Context) error {
 	return nil
 }
 
-// startAgents starts the agents in order, spread over Config.StartSpread.
+// quickStarts is how many agents start without looking at the machine's
+// load (see headroom): a small lab starts at once, even on a busy machine.
+func quickStarts() int { return 4 * runtime.GOMAXPROCS(0) }
+
+// startAgents starts the agents in order, spread over Config.StartSpread,
+// at most startingAgents at once and, beyond the first quickStarts, only
+// while the machine has CPU to spare (headroom).
 func (l *Lab) startAgents(ctx context.Context) error {
 	spread := l.cfg.StartSpread
 	if spread == 0 {
@@ -122,6 +130,12 @@ func (l *Lab) startAgents(ctx context.Context) error {
 		}
 		if !l.ready.acquire(ctx.Done()) {
 			return ctx.Err()
+		}
+		if i >= quickStarts() {
+			if err := l.headroom.wait(ctx); err != nil {
+				l.ready.release()
+				return err
+			}
 		}
 		if err := l.startAgent(a); err != nil {
 			l.ready.release()
