@@ -103,21 +103,24 @@ const heartbeatSpacing = 20 * time.Millisecond
 
 // heartbeatPlan returns the registry heartbeat's period and window for
 // agents agents sharing one registry, given the configured period base.
-// The window is heartbeatSpacing per agent (at least store.NotifyQuiet);
-// the period stretches to four windows when the registry is large
-// (1,000 agents: a 20 s window every 80 s); a short period (tests) with
-// a few agents keeps the window within a quarter of it. A notifier signals the first
-// commit at once and then at most once per store.NotifyQuiet, so the
-// window's length sets each agent's looks per period: 2 up to 25 agents,
-// 40 for 1,000. Nothing judges liveness by the registry heartbeat alone:
-// the working database's me row beats at every write and at least every
-// 30 s, and a second agent for the same address is refused while the
+// The window is heartbeatSpacing per agent (at least store.NotifyQuiet).
+// A notifier signals the first commit at once and then at most once per
+// store.NotifyQuiet, so every agent looks twice a second while the window
+// lasts: the window's share of the period is the share of time that the
+// registry keeps every agent looking. A thousand agents looking twice a
+// second cost the machine most of a core (each look takes the file's POSIX
+// locks, whose list holds an entry per agent), so a large registry
+// stretches the period to 16 windows (1,000 agents: a 20 s window every
+// 320 s); a short period (tests) with a few agents keeps the window within
+// a quarter of it. Nothing judges liveness by the registry heartbeat
+// alone: the working database's me row beats at every write and at least
+// every 30 s, and a second agent for the same address is refused while the
 // registry heartbeat is younger than three periods (aliveElsewhere).
 func heartbeatPlan(base time.Duration, agents int) (period, window time.Duration) {
 	spread := max(time.Duration(agents)*heartbeatSpacing, store.NotifyQuiet)
 	period = base
 	if spread > store.NotifyQuiet {
-		period = max(base, 4*spread)
+		period = max(base, 16*spread)
 	}
 	return period, min(period/4, spread)
 }
