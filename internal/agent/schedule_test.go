@@ -64,7 +64,8 @@ func TestPacerSpreadsOneRoundPerInterval(t *testing.T) {
 	var sent []netip.Addr
 	var when []time.Duration
 	now := t0
-	for now.Before(t0.Add(2 * time.Second)) {
+	const round = 990 * time.Millisecond // a round takes 99 % of the interval (see gap)
+	for now.Before(t0.Add(2 * round)) {
 		batch, next := p.due(now, 0, nil)
 		for range batch {
 			when = append(when, now.Sub(t0))
@@ -72,18 +73,18 @@ func TestPacerSpreadsOneRoundPerInterval(t *testing.T) {
 		sent = append(sent, batch...)
 		now = next
 	}
-	// The first round goes at twice the pace (125 ms apart), then every
-	// 250 ms: 4 + 6 probes in the first two intervals.
+	// The first round goes at twice the pace (123.75 ms apart), then every
+	// 247.5 ms: 4 + 6 probes in the first two rounds.
 	if len(sent) != 10 {
-		t.Fatalf("sent %d probes in 2 intervals, want 10", len(sent))
+		t.Fatalf("sent %d probes in 2 rounds, want 10", len(sent))
 	}
 	for i, a := range sent {
 		if a != order[i%4] {
 			t.Errorf("probe %d went to %v, want %v", i, a, order[i%4])
 		}
-		want := time.Duration(i) * 125 * time.Millisecond
+		want := time.Duration(i) * round / 8
 		if i >= 4 {
-			want = 500*time.Millisecond + time.Duration(i-4)*250*time.Millisecond
+			want = round/2 + time.Duration(i-4)*round/4
 		}
 		if when[i] != want {
 			t.Errorf("probe %d at %v, want %v (even spread)", i, when[i], want)
@@ -115,11 +116,11 @@ func TestPacerBurstWindowAndNoCatchUpStorm(t *testing.T) {
 	p.setOrder(order)
 	now := time.Unix(1000, 0)
 	b, next := p.due(now, 5*time.Millisecond, nil)
-	if len(b) != 6 { // 1,000 a second is above warmRate: the first round at its own pace, due at 0, 1, ..., 5 ms
+	if len(b) != 6 { // 1,000 a second is above warmRate: the first round at its own pace, due at 0, 0.99, ..., 4.95 ms
 		t.Errorf("burst of %d, want 6", len(b))
 	}
-	if next.Sub(now) != 6*time.Millisecond {
-		t.Errorf("next wakeup in %v, want 6ms", next.Sub(now))
+	if next.Sub(now) != 6*990*time.Microsecond {
+		t.Errorf("next wakeup in %v, want 5.94ms", next.Sub(now))
 	}
 	// Asleep for a minute: at most one round goes out, not 60.
 	b, _ = p.due(now.Add(time.Minute), 5*time.Millisecond, nil)
