@@ -165,5 +165,11 @@ func (a *Agent) noteAllAnswered() {
 	a.mu.RUnlock()
 	if got := a.stats.firstAnswers.Load(); got >= int64(n) && n > 0 && a.stats.allAnswered.CompareAndSwap(false, true) {
 		a.log.Info("every target answered", "targets", n, "after", time.Since(a.stats.started).Round(time.Millisecond))
+		// The first complete picture is written at once (one commit per
+		// agent), not up to half an interval later with the next batch.
+		select {
+		case a.kickFlush <- struct{}{}:
+		default:
+		}
 	}
 }

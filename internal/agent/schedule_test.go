@@ -116,11 +116,11 @@ func TestPacerBurstWindowAndNoCatchUpStorm(t *testing.T) {
 	p.setOrder(order)
 	now := time.Unix(1000, 0)
 	b, next := p.due(now, 5*time.Millisecond, nil)
-	if len(b) != 6 { // 1,000 a second is above warmRate: the first round at its own pace, due at 0, 0.99, ..., 4.95 ms
-		t.Errorf("burst of %d, want 6", len(b))
+	if len(b) != 7 { // 1,000 a second is above warmRate: the first round a fifth faster, due at 0, 0.792, ..., 4.752 ms
+		t.Errorf("burst of %d, want 7", len(b))
 	}
-	if next.Sub(now) != 6*990*time.Microsecond {
-		t.Errorf("next wakeup in %v, want 5.94ms", next.Sub(now))
+	if next.Sub(now) != 7*792*time.Microsecond {
+		t.Errorf("next wakeup in %v, want 5.544ms", next.Sub(now))
 	}
 	// Asleep for a minute: at most one round goes out, not 60.
 	b, _ = p.due(now.Add(time.Minute), 5*time.Millisecond, nil)
@@ -151,9 +151,10 @@ func TestWarmGap(t *testing.T) {
 	for _, tc := range []struct{ gap, want time.Duration }{
 		{250 * time.Millisecond, 125 * time.Millisecond}, // 4 a second: twice the pace
 		{100 * time.Millisecond, 50 * time.Millisecond},  // 10 a second: twice, up to warmRate
-		{80 * time.Millisecond, 50 * time.Millisecond},   // 12.5 a second: sped up to warmRate only
-		{30 * time.Millisecond, 30 * time.Millisecond},   // 999 targets every 30 s: its own pace
-		{time.Millisecond, time.Millisecond},
+		{80 * time.Millisecond, 50 * time.Millisecond},   // 12.5 a second: sped up to warmRate
+		{55 * time.Millisecond, 44 * time.Millisecond},   // 18 a second: a fifth faster, beyond warmRate
+		{30 * time.Millisecond, 24 * time.Millisecond},   // 999 targets every 30 s: a fifth faster
+		{time.Millisecond, 800 * time.Microsecond},
 	} {
 		if got := warmGap(tc.gap); got != tc.want {
 			t.Errorf("warmGap(%v) = %v, want %v", tc.gap, got, tc.want)
