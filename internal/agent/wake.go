@@ -93,13 +93,15 @@ func heartbeatAt(now time.Time, base time.Duration, self netip.Addr, agents int)
 }
 
 // heartbeatSpacing is the gap between two agents' registry heartbeats
-// within the shared window: at most 50 commits a second. A commit holds
-// the registry's write lock for about a millisecond, but under load the
-// holder may lose its core while it holds it. A thousand agents beating
-// 5 ms apart (200 commits a second) on a saturated machine made a lock
-// convoy: every agent's heartbeat met a locked registry for 30 s, and the
-// waits and retries kept both cores busy until the mesh fell apart.
-const heartbeatSpacing = 20 * time.Millisecond
+// within the shared window: at most 10 commits a second. A commit holds the
+// registry's write lock for about a millisecond, but on a saturated machine
+// the holder may lose its core while it holds it, for tens of
+// milliseconds. A thousand agents beating 5 ms apart (200 commits a
+// second), and later 20 ms apart, on a machine saturated by the end of the
+// mesh's start made a lock convoy: every agent's heartbeat met a locked
+// registry for 30 s, the waits and retries kept both cores busy, and the
+// mesh fell apart.
+const heartbeatSpacing = 100 * time.Millisecond
 
 // heartbeatPlan returns the registry heartbeat's period and window for
 // agents agents sharing one registry, given the configured period base.
@@ -110,8 +112,8 @@ const heartbeatSpacing = 20 * time.Millisecond
 // registry keeps every agent looking. A thousand agents looking twice a
 // second cost the machine most of a core (each look takes the file's POSIX
 // locks, whose list holds an entry per agent), so a large registry
-// stretches the period to 16 windows (1,000 agents: a 20 s window every
-// 320 s); a short period (tests) with a few agents keeps the window within
+// stretches the period to 16 windows (100 agents: a 10 s window every
+// 160 s; 1,000 agents: 100 s every 27 min); a short period (tests) with a few agents keeps the window within
 // a quarter of it. Nothing judges liveness by the registry heartbeat
 // alone: the working database's me row beats at every write and at least
 // every 30 s, and a second agent for the same address is refused while the

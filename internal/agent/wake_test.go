@@ -102,8 +102,8 @@ func TestAgentPollsRegistryWithoutNotifier(t *testing.T) {
 
 func TestHeartbeatAt(t *testing.T) {
 	self := netip.MustParseAddr("10.0.0.1")
-	base := time.Unix(1_699_200_000, 0) // a multiple of 30, 32, 80, 320 and 1,600 s
-	const agents = 90                   // a window of 1.8 s every 30 s
+	base := time.Unix(1_699_200_000, 0) // a multiple of 30, 160, 400 and 1,600 s
+	const agents = 18                   // a window of 1.8 s every 30 s
 	slot := heartbeatAt(base.Add(-time.Nanosecond), 30*time.Second, self, agents).Sub(base)
 	if slot < 0 || slot >= 1800*time.Millisecond {
 		t.Fatalf("slot %v, want within the 1.8 s window", slot)
@@ -132,11 +132,10 @@ func TestHeartbeatAt(t *testing.T) {
 		period, window time.Duration
 	}{
 		{2, 30 * time.Second, 500 * time.Millisecond},
-		{90, 30 * time.Second, 1800 * time.Millisecond},
-		{100, 32 * time.Second, 2 * time.Second},
-		{250, 80 * time.Second, 5 * time.Second},
-		{1000, 320 * time.Second, 20 * time.Second},
-		{5000, 1600 * time.Second, 100 * time.Second},
+		{18, 30 * time.Second, 1800 * time.Millisecond},
+		{100, 160 * time.Second, 10 * time.Second},
+		{250, 400 * time.Second, 25 * time.Second},
+		{1000, 1600 * time.Second, 100 * time.Second},
 	} {
 		if p, w := heartbeatPlan(30*time.Second, tc.agents); p != tc.period || w != tc.window {
 			t.Errorf("heartbeatPlan(30s, %d) = %v, %v; want %v, %v", tc.agents, p, w, tc.period, tc.window)

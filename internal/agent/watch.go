@@ -18,6 +18,10 @@ var errStopRequested = errors.New("stop requested by the registry")
 // maxBackoff bounds the wait between two attempts to reach the registry.
 const maxBackoff = 5 * time.Second
 
+// maxBusyWait bounds the wait between two tries of a write that met a
+// locked registry (twice that with the jitter).
+const maxBusyWait = 15 * time.Second
+
 // watcher follows the registry: target changes, the run flag, heartbeats.
 // While the registry is missing, locked or unreadable the agent keeps
 // probing the last known list and retries with backoff.
@@ -170,10 +174,12 @@ func (w *watcher) fail(err error) {
 	}
 }
 
-// busy schedules another try within a second or two, keeping the handle:
-// a registry locked by other writers is alive, and reopening it would add a
-// write (the running flag) and a full read to the contention. The try is
-// jittered so that agents that met the same lock do not meet again.
+// busy schedules another try, keeping the handle: a registry locked by
+// other writers is alive, and reopening it would add a write (the running
+// flag) and a full read to the contention. The first try comes within a
+// second or two; the wait then grows with the episode (up to 30 s), since
+// a lock held that long means the writers already crowd the registry. The
+// try is jittered so that agents that met the same lock do not meet again.
 func (w *watcher) busy(err error) {
 	a := w.a
 	now := a.cfg.Now()
@@ -181,7 +187,8 @@ func (w *watcher) busy(err error) {
 	if w.busySince.IsZero() {
 		w.busySince = now
 	}
-	w.busyAt = now.Add(time.Second + rand.N(time.Second))
+	wait := min(max(time.Second, now.Sub(w.busySince)), maxBusyWait)
+	w.busyAt = now.Add(wait + rand.N(wait))
 	// A mesh of agents sharing one file registry meets locks now and then;
 	// only a lock held for Config.BusyGrace means someone holds it for good.
 	if now.Sub(w.busySince) < a.cfg.BusyGrace {
