@@ -50,6 +50,7 @@ type pacer struct {
 	next     time.Time // when order[cursor] is due
 	started  bool      // an order was installed once
 	warm     int       // sends left in the first round
+	anchor   time.Time // origin of the burst grid (see cell)
 }
 
 // warmRate is the probe rate up to which the first round speeds up: a
@@ -75,6 +76,9 @@ func (p *pacer) setOrder(order []netip.Addr) {
 	var cur netip.Addr
 	if p.cursor < len(p.order) {
 		cur = p.order[p.cursor]
+	}
+	if len(order) != len(p.order) {
+		p.anchor = p.next // a new round length: a new grid
 	}
 	p.order, p.cursor = order, 0
 	for i, a := range order {
@@ -113,9 +117,14 @@ func (p *pacer) due(now time.Time, window time.Duration, buf []netip.Addr) ([]ne
 	}
 	gap := p.gap()
 	if p.next.IsZero() || now.Sub(p.next) > p.interval {
-		p.next = now // first round, or asleep for a whole round: do not burst
+		p.next, p.anchor = now, now // first round, or asleep for a whole round: do not burst
 	}
-	for n := 0; n < len(p.order) && !p.next.After(now.Add(window)); n++ {
+	limit := now.Add(window) // due at or before it: sent now
+	cell := p.cell(gap, window)
+	if cell > 0 {
+		limit = p.anchor.Add((now.Sub(p.anchor)/cell + 1) * cell) // the end of now's cell
+	}
+	for n := 0; n < len(p.order) && (p.next.Before(limit) || cell == 0 && p.next.Equal(limit)); n++ {
 		buf = append(buf, p.order[p.cursor])
 		p.cursor = (p.cursor + 1) % len(p.order)
 		step := gap
@@ -124,6 +133,33 @@ func (p *pacer) due(now time.Time, window time.Duration, buf []netip.Addr) ([]ne
 			step = warmGap(gap)
 		}
 		p.next = p.next.Add(step)
+		if p.cursor == 0 || p.warm == 0 && step != gap {
+			// Each round, and the first steady one, gets its own grid from
+			// its first send: the same places as the round before, exactly.
+			p.anchor = p.next
+			break
+		}
+	}
+	if cell > 0 {
+		return buf, p.anchor.Add(p.next.Sub(p.anchor) / cell * cell) // the start of the next send's cell
 	}
 	return buf, p.next
+}
+
+// cell returns the width of the burst grid: the largest that divides one
+// round (len(order) sends, gap apart) and is at most window; 0 without a
+// window. A burst sends the targets due within one cell at the cell's
+// start; the grid starts again with each round, so each target goes out
+// early by the same amount every round and two sends to it are exactly a
+// round apart. Bursts that began whenever the
+// previous one ended moved a target's place from burst to burst: a target
+// sent early in one round and on time in the next went a round plus the
+// window without a probe, and a 1,000-node mesh saw a cut up to 6 ms after
+// interval + timeout despite the 1 % kept in hand.
+func (p *pacer) cell(gap, window time.Duration) time.Duration {
+	if window <= 0 {
+		return 0
+	}
+	round := gap * time.Duration(len(p.order))
+	return round / ((round + window - 1) / window)
 }

@@ -119,13 +119,51 @@ func TestPacerBurstWindowAndNoCatchUpStorm(t *testing.T) {
 	if len(b) != 7 { // 1,000 a second is above warmRate: the first round a fifth faster, due at 0, 0.792, ..., 4.752 ms
 		t.Errorf("burst of %d, want 7", len(b))
 	}
-	if next.Sub(now) != 7*792*time.Microsecond {
-		t.Errorf("next wakeup in %v, want 5.544ms", next.Sub(now))
+	if next.Sub(now) != 5*time.Millisecond { // the next send (due at 5.544 ms) goes at the start of its cell
+		t.Errorf("next wakeup in %v, want 5ms", next.Sub(now))
 	}
 	// Asleep for a minute: at most one round goes out, not 60.
 	b, _ = p.due(now.Add(time.Minute), 5*time.Millisecond, nil)
 	if len(b) > 1000 || len(b) == 0 {
 		t.Errorf("after a long sleep sent %d, want a normal burst", len(b))
+	}
+}
+
+// TestPacerSendsEachTargetARoundApart: in bursts, every target goes out
+// exactly one round (99 % of the interval) after its previous send, so a
+// failure is seen within interval + timeout.
+func TestPacerSendsEachTargetARoundApart(t *testing.T) {
+	const interval = 30 * time.Second
+	for _, n := range []int{999, 250, 7} {
+		p := pacer{interval: interval}
+		var order []netip.Addr
+		for i := range n {
+			order = append(order, netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)}))
+		}
+		p.setOrder(order)
+		round := p.gap() * time.Duration(n)
+		t0 := time.Unix(1000, 0)
+		last := map[netip.Addr]time.Time{}
+		sends := map[netip.Addr]int{}
+		now := t0
+		for now.Before(t0.Add(4 * interval)) {
+			batch, next := p.due(now, burstWindow(p.gap(), interval), nil)
+			for _, a := range batch {
+				if sends[a] >= 2 { // the first two sends straddle the faster first round
+					if d := now.Sub(last[a]); d != round {
+						t.Fatalf("%d targets: %v sent %v after its previous send, want a round, %v", n, a, d, round)
+					}
+				}
+				last[a], sends[a] = now, sends[a]+1
+			}
+			if !next.After(now) {
+				t.Fatalf("%d targets: next wakeup %v not after now %v", n, next, now)
+			}
+			now = next
+		}
+		if sends[order[0]] < 4 {
+			t.Errorf("%d targets: %d sends to the first in 4 intervals, want at least 4", n, sends[order[0]])
+		}
 	}
 }
 
