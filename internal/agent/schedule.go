@@ -38,8 +38,8 @@ func rotate(targets []store.Target, self netip.Addr) (order []netip.Addr, bad []
 // every interval/len(order). It keeps its place when the list changes, so a
 // new target is reached within one round. The very first round goes faster,
 // up to twice the pace, so that a starting agent soon has a complete
-// picture; but above warmRate probes a second only a fifth faster. A mesh whose agents
-// start together would otherwise ask for twice its steady CPU at once:
+// picture; but above warmRate probes a second only a fifth faster. A mesh
+// whose agents start together would otherwise ask for twice its steady CPU:
 // 1,000 nodes at --interval 30s need 33,000 probes a second in steady
 // state, and 66,000 in their first round was more than two cores could
 // give, so no agent finished its first round at all.
@@ -107,9 +107,9 @@ func (p *pacer) gap() time.Duration {
 // probes takes (see gap).
 const roundShare = 99
 
-// due returns the targets to send now, those due before now+window (small
-// lists are sent on time, large ones in small bursts instead of one wakeup
-// per probe), and when to wake up next.
+// due returns the targets to send now, those due before the end of the
+// burst grid's current cell (see cell; without a window, those due by now),
+// and when to wake up next.
 func (p *pacer) due(now time.Time, window time.Duration, buf []netip.Addr) ([]netip.Addr, time.Time) {
 	if len(p.order) == 0 {
 		p.next = time.Time{}
@@ -151,11 +151,11 @@ func (p *pacer) due(now time.Time, window time.Duration, buf []netip.Addr) ([]ne
 // window. A burst sends the targets due within one cell at the cell's
 // start; the grid starts again with each round, so each target goes out
 // early by the same amount every round and two sends to it are exactly a
-// round apart. Bursts that began whenever the
-// previous one ended moved a target's place from burst to burst: a target
-// sent early in one round and on time in the next went a round plus the
-// window without a probe, and a 1,000-node mesh saw a cut up to 6 ms after
-// interval + timeout despite the 1 % kept in hand.
+// round apart. Bursts that began whenever the previous one ended moved a
+// target's place from burst to burst: a target sent early in one round and
+// on time in the next went a round plus the window without a probe, and a
+// 1,000-node mesh saw a cut up to 6 ms after interval + timeout despite the
+// 1 % kept in hand.
 func (p *pacer) cell(gap, window time.Duration) time.Duration {
 	if window <= 0 {
 		return 0
