@@ -2,11 +2,10 @@ package lab
 
 import (
 	"context"
-	"os"
 	"runtime"
-	"strconv"
-	"strings"
 	"time"
+
+	"github.com/pmonitor/pmonitor/internal/cpustat"
 )
 
 // headroom holds agent starts back while the machine's cores are nearly
@@ -39,7 +38,8 @@ type cpuSample struct{ busy, total int64 }
 // newHeadroom paces starts by /proc/stat: they wait while more than 80 %
 // of the cores were busy since the last look, at most a second each.
 func newHeadroom() *headroom {
-	return &headroom{maxBusy: 0.8, maxWait: time.Second, step: 100 * time.Millisecond, sample: procStat, sleep: sleepCtx,
+	return &headroom{maxBusy: 0.8, maxWait: time.Second, step: 100 * time.Millisecond, sample: machineCPU,
+		sleep:    func(ctx context.Context, d time.Duration) error { return sleepUntil(ctx, time.Now().Add(d)) },
 		minTicks: int64(10 * runtime.NumCPU())} // 100 ms of USER_HZ ticks on every core
 }
 
@@ -81,38 +81,8 @@ func (h *headroom) busyShare() (float64, bool) {
 	return h.share, true
 }
 
-// procStat reads the machine's busy and total CPU time (in USER_HZ ticks)
-// from the first line of /proc/stat; idle and iowait are not busy.
-func procStat() (busy, total int64, ok bool) {
-	b, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return 0, 0, false
-	}
-	line, _, _ := strings.Cut(string(b), "\n")
-	f := strings.Fields(line)
-	if len(f) < 9 || f[0] != "cpu" {
-		return 0, 0, false
-	}
-	for i, v := range f[1:9] { // user nice system idle iowait irq softirq steal
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil {
-			return 0, 0, false
-		}
-		total += n
-		if i != 3 && i != 4 {
-			busy += n
-		}
-	}
-	return busy, total, true
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+// machineCPU reads the machine's busy and total CPU ticks.
+func machineCPU() (busy, total int64, ok bool) {
+	t, ok := cpustat.Read()
+	return t.Busy, t.Total, ok
 }

@@ -70,10 +70,3 @@ func TestHeadroomShortWindowKeepsTheLastShare(t *testing.T) {
 		t.Errorf("share %v %v, want 2/30", s, ok)
 	}
 }
-
-func TestProcStatReadsTheMachine(t *testing.T) {
-	busy, total, ok := procStat()
-	if !ok || total <= 0 || busy < 0 || busy > total {
-		t.Errorf("procStat = %d busy of %d (%v)", busy, total, ok)
-	}
-}

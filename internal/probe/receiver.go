@@ -199,10 +199,7 @@ func (e *Engine) handleErrQueue(s *socket) int {
 			pkts[i].at = at
 		}
 		e.mu.Lock()
-		buf, ended := e.matchLocked(s, pkts, nil)
-		if ended {
-			e.rearm()
-		}
+		buf := e.takeLocked(s, pkts, nil, nil)
 		e.mu.Unlock()
 		e.deliver(buf)
 	}

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/pmonitor/pmonitor/internal/cpustat"
 )
 
 // userHZ is the unit of the CPU times in /proc/PID/stat and /proc/stat
@@ -69,25 +71,9 @@ func field(path, key string) int64 {
 // far (user, nice, system, interrupts, softirq, steal), and the part spent
 // in softirq, where the kernel forwards packets that no process pays for.
 func Busy() (busy, softirq time.Duration) {
-	b, err := os.ReadFile("/proc/stat")
-	if err != nil {
+	t, ok := cpustat.Read()
+	if !ok {
 		return 0, 0
 	}
-	line, _, _ := strings.Cut(string(b), "\n")
-	f := strings.Fields(line) // cpu user nice system idle iowait irq softirq steal ...
-	if len(f) < 9 || f[0] != "cpu" {
-		return 0, 0
-	}
-	for i, v := range f[1:9] {
-		n, _ := strconv.ParseInt(v, 10, 64)
-		switch i {
-		case 3, 4: // idle, iowait
-		case 6:
-			softirq = ticks(n)
-			busy += ticks(n)
-		default:
-			busy += ticks(n)
-		}
-	}
-	return busy, softirq
+	return ticks(t.Busy), ticks(t.Softirq)
 }
