@@ -20,6 +20,15 @@ import (
 // generous bound for hundreds of agents sharing one registry.
 const BusyTimeout = 15 * time.Second
 
+// PageCacheKiB bounds SQLite's page cache of each read-write connection
+// (registries and working databases; SQLite's default is 2,000 KiB). Their
+// pages stay in the kernel's page cache anyway, so a page SQLite dropped
+// costs a pread, not a disk read; and a thousand agents on one machine each
+// keep three connections: at 1,000 targets the default cache cost an agent
+// 0.45 MB of private memory, and 64 KiB did not raise its CPU per probe
+// (tools/benchmesh at 1,000 nodes: 24.4–25.2 µs, 25.9–28.8 before).
+const PageCacheKiB = 64
+
 // ErrNotExist reports that a database file that must exist does not.
 var ErrNotExist = errors.New("no such file")
 
@@ -83,6 +92,7 @@ func openURL(ctx context.Context, path, abs string, mode openMode, immutable boo
 			q.Set("mode", "rw")
 		}
 		q.Set("_journal_mode", "WAL")
+		q.Add("_pragma", fmt.Sprintf("cache_size(-%d)", PageCacheKiB))
 		q.Set("_synchronous", "NORMAL") // durable at checkpoints; a crash loses at most the last commits, never integrity
 		q.Set("_txlock", "immediate")
 	}

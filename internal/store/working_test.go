@@ -223,3 +223,43 @@ func TestWriteHistoryShapes(t *testing.T) {
 		})
 	}
 }
+
+// TestAgentConnectionsKeepSmallPageCaches: every connection of a working
+// database and a registry (pools open more later) has the small page cache.
+func TestAgentConnectionsKeepSmallPageCaches(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	w := openWorking(t, filepath.Join(dir, "work.db"))
+	reg, err := store.CreateRegistry(ctx, filepath.Join(dir, "master.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { reg.Close() })
+	for name, db := range map[string]*sql.DB{"working": w.DB(), "registry": reg.DB()} {
+		// Two connections at once: the second is one the pool opens later.
+		c1, err := db.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns := []*sql.Conn{c1}
+		if name == "registry" {
+			c2, err := db.Conn(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			conns = append(conns, c2)
+		}
+		for i, c := range conns {
+			var kib int
+			if err := c.QueryRowContext(ctx, `PRAGMA cache_size`).Scan(&kib); err != nil {
+				t.Fatal(err)
+			}
+			if kib != -store.PageCacheKiB {
+				t.Errorf("%s connection %d: cache_size = %d, want %d", name, i+1, kib, -store.PageCacheKiB)
+			}
+		}
+		for _, c := range conns {
+			c.Close()
+		}
+	}
+}
