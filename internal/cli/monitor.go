@@ -95,6 +95,7 @@ Example:
 			}
 			defer stop()
 		}
+		tuneAgentMemory()
 		self, err := localAddress(pos[2])
 		if err != nil {
 			return setupError(fmt.Errorf("monitor: %w", err))
@@ -124,7 +125,10 @@ Example:
 			Working: working, Prober: engine,
 			Interval: *interval, Timeout: *timeout, Retention: *retention,
 			OnRate: sizeProcs(), Logger: log,
-			Ready: func() { notifySystemd(log, daemon.SdNotifyReady) },
+			Ready: func() {
+				notifySystemd(log, daemon.SdNotifyReady)
+				releaseStartMemory()
+			},
 		}
 		// The agent advertises the address actually bound (--listen may say
 		// port 0), so listen first and serve once the agent exists.
