@@ -13,7 +13,6 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"os"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -127,8 +126,8 @@ type Agent struct {
 	cfg Config
 	log *slog.Logger
 
-	writeMu sync.Mutex     // one batch written at a time, in order
-	applied []store.Target // the list last applied (address, name, stable); watcher goroutine only
+	writeMu sync.Mutex  // one batch written at a time, in order
+	applied appliedList // the list last applied; watcher goroutine only
 
 	mu      sync.RWMutex
 	name    string
@@ -342,7 +341,8 @@ func (a *Agent) applyTargets(ctx context.Context, targets []store.Target) error 
 		t := byAddr[ad]
 		want = append(want, store.Target{Address: ad.String(), Name: t.Name, Stable: t.Stable})
 	}
-	if slices.Equal(want, a.applied) {
+	key := listKey(want)
+	if key == a.applied.key && len(want) == a.applied.n {
 		return nil // another agent's run flag, say: nothing to do here
 	}
 	if err := a.flush(ctx); err != nil { // rows of removed targets go next; write their results first
@@ -374,7 +374,7 @@ func (a *Agent) applyTargets(ctx context.Context, targets []store.Target) error 
 	a.pacerMu.Lock()
 	a.pacer.setOrder(order)
 	a.pacerMu.Unlock()
-	a.applied = want
+	a.applied = appliedList{key: key, n: len(want)}
 	a.log.Debug("targets applied", "targets", len(order))
 	if a.cfg.OnRate != nil {
 		a.cfg.OnRate(float64(len(order)) / a.cfg.Interval.Seconds())

@@ -45,7 +45,7 @@ type watcher struct {
 // loop looks at the registry whenever it announces a change, on the
 // safety poll, and when a heartbeat or a retry is due (see registryWake).
 func (w *watcher) loop(ctx context.Context) error {
-	w.nextHB = heartbeatAt(w.a.cfg.Now(), w.a.cfg.Heartbeat, w.a.cfg.Self, len(w.a.applied)+1)
+	w.nextHB = heartbeatAt(w.a.cfg.Now(), w.a.cfg.Heartbeat, w.a.cfg.Self, w.a.applied.n+1)
 	w.follow(w.reg)
 	// A timerfd: every announced change moves the timer later, which would
 	// leave a Go timer's old expiry to wake the agent for nothing.
@@ -152,7 +152,7 @@ func (w *watcher) poll(ctx context.Context, timed bool) error {
 		if err := w.reg.Heartbeat(ctx, a.cfg.Self.String(), now); err != nil && !errors.Is(err, store.ErrUnknownTarget) {
 			return err
 		}
-		w.nextHB = heartbeatAt(now, a.cfg.Heartbeat, a.cfg.Self, len(a.applied)+1)
+		w.nextHB = heartbeatAt(now, a.cfg.Heartbeat, a.cfg.Self, a.applied.n+1)
 	}
 	w.wrote = writes
 	return nil
