@@ -4,12 +4,17 @@ PKGS      ?= ./...
 BIN       ?= bin/pmonitor
 STATICCHECK_VERSION ?= v0.8.2
 
-.PHONY: all build test test-short lint bench bench-probe bench-agent bench-mesh bench-mesh-250 bench-idle bench-serve bench-etcd demo clean
+.PHONY: all build build-emulation test test-short lint bench bench-probe bench-agent bench-mesh bench-mesh-250 bench-idle bench-serve bench-etcd demo clean
 
 all: build
 
 build:
 	$(GO) build -o $(BIN) ./cmd/pmonitor
+
+# The agent for emulations (one file registry): no etcd client, 0.5 MB less
+# heap per agent (README "Agents").
+build-emulation:
+	$(GO) build -tags pmonitor_omit_etcd -o $(BIN) ./cmd/pmonitor
 
 # The heavy tests (hundreds of agents, meshes of emulated hosts) without the
 # race detector, then the full suite with it. Tests that need root

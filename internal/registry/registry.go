@@ -15,7 +15,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pmonitor/pmonitor/internal/etcdstore"
 	"github.com/pmonitor/pmonitor/internal/store"
 )
 
@@ -34,7 +33,7 @@ type Options struct {
 }
 
 // IsEtcd reports whether spec names an etcd registry.
-func IsEtcd(spec string) bool { return etcdstore.IsURL(spec) }
+func IsEtcd(spec string) bool { return strings.HasPrefix(spec, "etcd://") }
 
 // Open opens the existing registry spec. A SQLite file must exist.
 func Open(ctx context.Context, spec string, o Options) (store.Registry, error) {
@@ -51,22 +50,6 @@ func Create(ctx context.Context, spec string, o Options) (store.Registry, error)
 		return openEtcd(ctx, spec, o)
 	}
 	return store.CreateRegistry(ctx, spec)
-}
-
-func openEtcd(ctx context.Context, spec string, o Options) (*etcdstore.Registry, error) {
-	eps, prefix, err := etcdstore.ParseURL(spec)
-	if err != nil {
-		return nil, err
-	}
-	cfg := etcdstore.Config{Endpoints: eps, Prefix: prefix, TTL: o.TTL, APIURL: o.APIURL, Logger: o.Logger}
-	if cfg.TLS, err = o.tlsConfig(); err != nil {
-		return nil, err
-	}
-	cfg.Username, cfg.Password = o.User, o.Password
-	if u, p, ok := strings.Cut(o.User, ":"); ok {
-		cfg.Username, cfg.Password = u, p
-	}
-	return etcdstore.Open(ctx, cfg)
 }
 
 // tlsConfig builds the client TLS settings; nil when no TLS flag is set.

@@ -1,3 +1,5 @@
+//go:build !pmonitor_omit_etcd
+
 package registry
 
 import (
@@ -52,5 +54,15 @@ func TestTLSOptions(t *testing.T) {
 	}
 	if c, err := (Options{}).tlsConfig(); c != nil || err != nil {
 		t.Errorf("no TLS flags: %v, %v", c, err)
+	}
+}
+
+// TestIsEtcdAgreesWithEtcdstore: IsEtcd does not import etcdstore (builds
+// without etcd support still recognise the URLs), so it must agree with it.
+func TestIsEtcdAgreesWithEtcdstore(t *testing.T) {
+	for _, s := range []string{"etcd://127.0.0.1:2379/p", "etcd://h:1,h:2", "master.db", "./etcd:/x", "ETCD://h/p", "", "etcd:/x"} {
+		if got, want := IsEtcd(s), etcdstore.IsURL(s); got != want {
+			t.Errorf("IsEtcd(%q) = %v, etcdstore.IsURL = %v", s, got, want)
+		}
 	}
 }
