@@ -100,7 +100,7 @@ func orNothing(items []string) string {
 }
 
 // mb formats KiB as MB.
-func mb(kb int64) string { return fmt.Sprintf("%.0f MB", float64(kb)/1024) }
+func mb(kb int64) string { return fmt.Sprintf("%.0f MiB", float64(kb)/1024) }
 
 // warnInotify says when the agents will outnumber the inotify instances a
 // user may hold: the agents beyond the limit poll the registry twice a

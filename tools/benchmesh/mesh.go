@@ -35,7 +35,7 @@ func mesh(ctx context.Context, c config) error {
 		return err
 	}
 	defer cleanup()
-	bin, err := buildPmonitor(dir)
+	bin, err := buildPmonitor(dir, c.agentTags)
 	if err != nil {
 		return err
 	}
@@ -59,6 +59,7 @@ func mesh(ctx context.Context, c config) error {
 	fmt.Printf("mesh: %d nodes, %d pairs, %d bridge(s), --interval %v --timeout %v; hosts %v, neighbours %v, agents started over %v\n",
 		c.nodes, c.nodes*(c.nodes-1), f.bridges, c.interval, c.timeout, f.setup.Hosts.Round(time.Millisecond),
 		f.setup.Neighbors.Round(time.Millisecond), f.setup.LastAgent.Sub(f.setup.FirstAgent).Round(time.Millisecond))
+	fmt.Printf("agents' binary: go build -tags %q\n", c.agentTags)
 
 	wctx, cancel := context.WithTimeout(ctx, 3*c.interval+30*time.Second)
 	defer cancel()

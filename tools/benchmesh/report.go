@@ -26,7 +26,7 @@ func (f figures) print(c config) {
 		row("CPU per probe, all-in", "%.1f µs (all agents' CPU / %d probes sent; the reply to each is included)",
 			float64(cpu.Microseconds())/float64(f.sent), f.sent)
 	}
-	row("all agents, memory", "PSS %s total, %.1f MB per agent (RSS %.1f MB each: most of it the shared binary)",
+	row("all agents, memory", "PSS %s total, %.1f MiB per agent (RSS %.1f MiB each: most of it the shared binary)",
 		mb(f.pssKB), float64(f.pssKB)/1024/float64(f.agents), float64(f.rssKB)/1024/float64(f.agents))
 	row("kernel memory of the network", "%s (namespaces, veths, %d neighbour entries)", mb(f.slabKB), f.nodes*(f.nodes-1))
 	if c.idle {
