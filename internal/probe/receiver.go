@@ -13,7 +13,8 @@ import (
 // quoted probe, token and key), so longer packets are read truncated.
 const (
 	recvBatch   = 64
-	drainBatch  = 16 // the timer's reads, rare and short (drainLocked)
+	drainBatch  = 16 // packets per read of the timer's drain, rare and short (drainLocked)
+	drainReads  = 16 // reads per socket and drain: the receiver reads the rest
 	recvBufSize = 512
 )
 
@@ -176,7 +177,7 @@ func (e *Engine) drainLocked(rs []*reader, buf []completion) []completion {
 		cis  []controlInfo
 	)
 	for _, r := range rs {
-		for range 16 { // bounded: the receiver reads the rest
+		for range drainReads {
 			n := r.readNow()
 			if n == 0 {
 				break

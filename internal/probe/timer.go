@@ -78,15 +78,21 @@ func (e *Engine) schedule(d deadlineEntry) {
 	}
 }
 
+// dropEnded pops the earliest deadlines while their probes ended otherwise,
+// so that the first one left, if any, is live. e.mu is held.
+func (e *Engine) dropEnded() {
+	for len(e.deadlines) > 0 && !e.live(e.deadlines[0]) {
+		e.deadlines.pop()
+	}
+}
+
 // rearm drops the deadlines of probes that ended otherwise and points the
 // timer at the earliest one left. The receiver calls it too when a reply
 // ends the probe the timer waits for: an idle agent's probes are nearly all
 // answered, and a timer left armed would wake the engine once per probe
 // for nothing. e.mu is held.
 func (e *Engine) rearm() {
-	for len(e.deadlines) > 0 && !e.live(e.deadlines[0]) {
-		e.deadlines.pop()
-	}
+	e.dropEnded()
 	e.armed = maxDuration
 	if len(e.deadlines) == 0 {
 		e.timer.Stop()
@@ -117,6 +123,10 @@ func (e *Engine) runTimer(ctx context.Context) {
 func (e *Engine) expire(buf []completion) []completion {
 	e.mu.Lock()
 	now := e.elapsed()
+	// Read the queued replies only when a probe in flight is due to time
+	// out: the deadline of one answered since the timer was set asks for
+	// nothing (a system call saved).
+	e.dropEnded()
 	if len(e.deadlines) > 0 && e.deadlines[0].at <= now {
 		buf = e.drainLocked(e.drains, buf)
 	}
