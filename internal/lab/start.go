@@ -74,10 +74,17 @@ type Timings struct {
 	// FirstAgent and LastAgent are when the first and the last agent
 	// process started (StartSpread apart).
 	FirstAgent, LastAgent time.Time
+	// AgentsGone is how long the agents took to exit after Stop set
+	// run = FALSE (the last one; those terminated included); zero before.
+	AgentsGone time.Duration
 }
 
-// Timings returns how long Start took, by step.
-func (l *Lab) Timings() Timings { return l.timings }
+// Timings returns how long Start took, by step, and Stop's agents.
+func (l *Lab) Timings() Timings {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.timings
+}
 
 // Bridges returns the names of the emulated network's bridges.
 func (l *Lab) Bridges() []string { return l.net.Bridges() }

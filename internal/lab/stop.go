@@ -44,7 +44,8 @@ func (l *Lab) Stop(ctx context.Context) (report.Summary, error) {
 		}
 	}
 	errs = append(errs, l.dbs.close())
-	deadline := time.Now().Add(l.cfg.StopTimeout)
+	asked := time.Now()
+	deadline := asked.Add(l.cfg.StopTimeout)
 	if err := l.setRunFalse(ctx); err != nil {
 		errs = append(errs, err) // nobody was asked: no point waiting
 		deadline = time.Now()
@@ -62,6 +63,9 @@ func (l *Lab) Stop(ctx context.Context) (report.Summary, error) {
 			a.kill()
 		}
 	}
+	l.mu.Lock()
+	l.timings.AgentsGone = time.Since(asked)
+	l.mu.Unlock()
 	if len(killed) > 0 {
 		errs = append(errs, fmt.Errorf("%d agent(s) did not stop within %v of run = FALSE (terminated): %s",
 			len(killed), l.cfg.StopTimeout, firstNames(killed, 10)))
