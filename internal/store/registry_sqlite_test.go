@@ -140,3 +140,37 @@ func TestRowsSpelledByAnotherProgram(t *testing.T) {
 		t.Errorf("after Remove: %+v; want only 127.0.0.6", ts)
 	}
 }
+
+// TestWatchedRegistryKeepsOneConnection: once an agent watches the registry
+// (Changed), its reads go through the watch connection: one SQLite
+// connection (page cache, schema, statements) per agent, not two.
+func TestWatchedRegistryKeepsOneConnection(t *testing.T) {
+	ctx := context.Background()
+	r, err := store.CreateRegistry(ctx, filepath.Join(t.TempDir(), "master.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if err := r.Add(ctx, store.Target{Address: "127.0.0.2", Run: true}, store.Target{Address: "127.0.0.3", Run: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Changed(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		ts, err := r.Targets(ctx)
+		if err != nil || len(ts) != 2 {
+			t.Fatalf("Targets = %v, %v", ts, err)
+		}
+		if err := r.Heartbeat(ctx, "127.0.0.2", time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := r.DB().Stats().OpenConnections; n != 1 {
+		t.Errorf("%d connections open, want 1", n)
+	}
+	// Its own reads do not count as changes.
+	if changed, err := r.Changed(ctx); err != nil || changed {
+		t.Errorf("Changed after own reads and heartbeats = %v, %v; want false", changed, err)
+	}
+}
