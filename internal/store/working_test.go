@@ -263,3 +263,23 @@ func TestAgentConnectionsKeepSmallPageCaches(t *testing.T) {
 		}
 	}
 }
+
+// TestSyncTargetsLeavesNoTempTable: SyncTargets keeps nothing in the
+// connection's temp database, whose page cache (SQLite's default size, not
+// PageCacheKiB) would stay allocated for the life of the agent.
+func TestSyncTargetsLeavesNoTempTable(t *testing.T) {
+	ctx := context.Background()
+	w := openWorking(t, filepath.Join(t.TempDir(), "work.db"))
+	must(t, w.SyncTargets(ctx, []store.Target{{Address: "127.0.0.2", Name: "a"}, {Address: "127.0.0.3", Name: "b"}}))
+	must(t, w.SyncTargets(ctx, []store.Target{{Address: "127.0.0.3", Name: "b"}}))
+	var n int
+	must(t, w.DB().QueryRowContext(ctx, `SELECT COUNT(*) FROM temp.sqlite_master`).Scan(&n))
+	if n != 0 {
+		t.Errorf("%d objects in the temp database after SyncTargets, want 0", n)
+	}
+	states, err := w.States(ctx)
+	must(t, err)
+	if _, ok := states["127.0.0.2"]; ok || len(states) != 1 {
+		t.Errorf("states after removing 127.0.0.2 = %v, want 127.0.0.3 alone", states)
+	}
+}
