@@ -127,3 +127,52 @@ func TestSocketReportsDrops(t *testing.T) {
 		t.Errorf("no drops reported after 500 packets into a full receive queue")
 	}
 }
+
+// TestReaderGrowsWithFullReads: a reader starts with a small batch (an
+// agent's socket sees a few packets at a time) and grows it while reads
+// come back full, up to its most, without losing a packet.
+func TestReaderGrowsWithFullReads(t *testing.T) {
+	testenv.RequireRoot(t)
+	cfg, _ := Config{RecvBuffer: 1 << 20}.withDefaults()
+	rx, err := openSocket(t.Context(), cfg, v4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rx.conn.Close()
+	r := newReader(rx, recvBatch)
+	if got := len(r.batch.hs); got != firstBatch {
+		t.Fatalf("new reader's batch = %d packets, want %d", got, firstBatch)
+	}
+	tx, err := openSocket(t.Context(), cfg, v4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.conn.Close()
+	const sent = 200
+	for seq := range sent {
+		req := marshal(t, v4, v4.echoRequest(), 0, &icmp.Echo{ID: int(rx.id), Seq: seq, Data: make([]byte, 56)})
+		if err := tx.writeTo(req, netip.MustParseAddr("127.0.0.1")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A raw socket reads the requests and the replies to them: 400
+	// packets, all queued before the first read.
+	replies, most := 0, 0
+	for replies < sent {
+		rx.conn.SetReadDeadline(time.Now().Add(2 * time.Second))
+		n, err := r.read()
+		if err != nil {
+			t.Fatalf("after %d replies: %v", replies, err)
+		}
+		most = max(most, n)
+		for i := range n {
+			b, _, from := r.packet(i)
+			if p, ok := parsePacket(v4, b, from); ok && p.kind == kindReply && p.id == rx.id {
+				replies++
+			}
+		}
+	}
+	if most != recvBatch || len(r.batch.hs) != recvBatch {
+		t.Errorf("largest read %d packets, batch now %d; want both %d", most, len(r.batch.hs), recvBatch)
+	}
+}
