@@ -74,6 +74,12 @@ type Config struct {
 	// at the pace the machine takes them.
 	Ready func()
 
+	// Tidy, if set, is called after a batch write, at most once per
+	// TidyEvery: the moment a burst's garbage is dead and the next burst
+	// is far. The monitor command returns the freed heap to the OS then.
+	Tidy      func()
+	TidyEvery time.Duration // default Interval, and at least 30s
+
 	Logger *slog.Logger
 	Now    func() time.Time // default time.Now
 }
@@ -100,6 +106,7 @@ func (c *Config) defaults() error {
 	// A registry that announces changes (inotify on a file) is checked when
 	// it does and on the slow safety poll; one that cannot is polled twice
 	// a second.
+	def(&c.TidyEvery, max(c.Interval, minTidy))
 	def(&c.Watch, 500*time.Millisecond)
 	def(&c.Recheck, 30*time.Second)
 	def(&c.Heartbeat, 30*time.Second)

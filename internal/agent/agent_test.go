@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"net/netip"
 	"os"
 	"strconv"
 	"testing"
@@ -137,4 +138,47 @@ func TestAgentRestartContinuesCounts(t *testing.T) {
 	// Answered before the restart: the first failure after it counts at once.
 	ta.awaitSQL(t, `SELECT COUNT(*) FROM targets WHERE address = '10.0.0.2' AND responded = FALSE AND total_count > `+strconv.Itoa(before), 1)
 	ta.awaitSQL(t, `SELECT COUNT(*) FROM events WHERE address = '10.0.0.2' AND state = 'down'`, 1)
+}
+
+// TestAgentTidiesAfterWritesAtItsPace: Config.Tidy runs after batch
+// writes, never twice within TidyEvery.
+func TestAgentTidiesAfterWritesAtItsPace(t *testing.T) {
+	const every = 300 * time.Millisecond
+	tidied := make(chan time.Time, 100)
+	ta := startAgent(t, "10.0.0.1", targets("10.0.0.1", "10.0.0.2", "10.0.0.3"), func(c *Config) {
+		c.Tidy = func() { tidied <- time.Now() }
+		c.TidyEvery = every
+	})
+	var at []time.Time
+	for len(at) < 3 {
+		select {
+		case ts := <-tidied:
+			at = append(at, ts)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("Tidy called %d times in 10 s, want 3", len(at))
+		}
+	}
+	for i := 1; i < len(at); i++ {
+		if d := at[i].Sub(at[i-1]); d < every {
+			t.Errorf("Tidy calls %d and %d %v apart, want at least %v", i, i+1, d, every)
+		}
+	}
+	ta.awaitSQL(t, `SELECT COUNT(*) FROM targets WHERE total_count > 0`, 2)
+}
+
+func TestTidyEveryDefault(t *testing.T) {
+	for _, tc := range []struct{ interval, want time.Duration }{
+		{time.Second, 30 * time.Second},
+		{30 * time.Second, 30 * time.Second},
+		{time.Minute, time.Minute},
+	} {
+		c := Config{Self: netip.MustParseAddr("10.0.0.1"), OpenRegistry: func(context.Context) (store.Registry, error) { return nil, nil },
+			Working: &store.Working{}, Prober: newFakeProber(), Interval: tc.interval}
+		if err := c.defaults(); err != nil {
+			t.Fatal(err)
+		}
+		if c.TidyEvery != tc.want {
+			t.Errorf("interval %v: TidyEvery = %v, want %v", tc.interval, c.TidyEvery, tc.want)
+		}
+	}
 }

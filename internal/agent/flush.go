@@ -24,6 +24,7 @@ const (
 const (
 	flushBatch     = 1024             // results that make a batch worth writing at once
 	flushHeartbeat = 30 * time.Second // the me row's heartbeat when no result waits
+	minTidy        = 30 * time.Second // Config.TidyEvery's least default, whatever the interval
 )
 
 // flushLoop writes the pending results: at once after a state change or
@@ -37,7 +38,7 @@ const (
 // by a result moves it later every time, which would leave a Go timer's
 // old expiry to wake the agent for nothing.
 func (a *Agent) flushLoop(ctx context.Context, due <-chan struct{}) error {
-	lastPrune := a.cfg.Now()
+	lastPrune, lastTidy := a.cfg.Now(), a.cfg.Now()
 	a.pendMu.Lock()
 	a.armFlush(a.cfg.Now().Add(flushHeartbeat), 0)
 	a.pendMu.Unlock()
@@ -51,7 +52,7 @@ func (a *Agent) flushLoop(ctx context.Context, due <-chan struct{}) error {
 		a.pendMu.Lock()
 		a.flushDue = time.Time{} // writing now: the next result arms the timer again
 		a.pendMu.Unlock()
-		a.flush(ctx) // failures are logged by flush, once per change
+		err := a.flush(ctx) // failures are logged by flush, once per change
 
 		now := a.cfg.Now()
 		if a.cfg.Retention > 0 && now.Sub(lastPrune) >= time.Minute {
@@ -59,6 +60,10 @@ func (a *Agent) flushLoop(ctx context.Context, due <-chan struct{}) error {
 			if _, err := a.cfg.Working.Prune(ctx, now.Add(-a.cfg.Retention)); err != nil && ctx.Err() == nil {
 				a.log.Warn("prune samples", "err", err)
 			}
+		}
+		if a.cfg.Tidy != nil && err == nil && now.Sub(lastTidy) >= a.cfg.TidyEvery {
+			lastTidy = now
+			a.cfg.Tidy()
 		}
 		a.pendMu.Lock()
 		if len(a.pending.Samples) > 0 || len(a.pending.Events) > 0 {

@@ -21,8 +21,12 @@ func tuneAgentMemory() {
 	}
 }
 
-// releaseStartMemory returns the heap the start left behind (the target
-// list read, synced and cached once) to the OS: Go's background scavenger
-// keeps freed pages of a heap this small, about 0.3 MB an agent at 1,000
-// targets. One forced collection, once.
-func releaseStartMemory() { debug.FreeOSMemory() }
+// releaseMemory returns the heap the agent has freed to the OS: one forced
+// collection, then every free page. Go's background scavenger keeps the
+// freed pages of a heap this small. The agent calls it once its start is
+// done (the target list read, synced and cached), and then after a batch
+// write at most once per interval (agent.Config.Tidy), when a burst's
+// garbage is dead. Measured on one agent of 999 loopback targets at
+// --interval 30s: 5.3 MB of private memory on average instead of 5.8; a
+// thousand of them spend about a millisecond of CPU each per call.
+func releaseMemory() { debug.FreeOSMemory() }

@@ -127,8 +127,9 @@ Example:
 			OnRate: sizeProcs(), Logger: log,
 			Ready: func() {
 				notifySystemd(log, daemon.SdNotifyReady)
-				releaseStartMemory()
+				releaseMemory()
 			},
+			Tidy: releaseMemory,
 		}
 		// The agent advertises the address actually bound (--listen may say
 		// port 0), so listen first and serve once the agent exists.
