@@ -26,7 +26,8 @@ func tuneAgentMemory() {
 // freed pages of a heap this small. The agent calls it once its start is
 // done (the target list read, synced and cached), and then after a batch
 // write at most once per interval (agent.Config.Tidy), when a burst's
-// garbage is dead. Measured on one agent of 999 loopback targets at
-// --interval 30s: 5.3 MB of private memory on average instead of 5.8; a
-// thousand of them spend about a millisecond of CPU each per call.
+// garbage is dead. Measured with tools/benchmesh at 1,000 nodes: PSS
+// 5,248 MiB in all instead of 5,686, and no more CPU (0.77 cores against
+// 0.79); on one agent of 999 loopback targets at --interval 30s, 5.3 MB of
+// private memory on average instead of 5.8.
 func releaseMemory() { debug.FreeOSMemory() }

@@ -87,10 +87,10 @@ func (r *SQLiteRegistry) Targets(ctx context.Context) ([]Target, error) {
 	var err error
 	if w, unlock := r.watching(); w != nil {
 		// An agent reads through its watch connection, so that its registry
-		// costs one SQLite connection, not two (a page cache, a schema and
-		// prepared statements: about 0.3 MB each, times a thousand agents on
-		// one machine). A WAL reader never waits for writers, so the watch
-		// connection's short busy timeout does not hold the read up.
+		// costs one SQLite connection, not two (a page cache, a schema,
+		// prepared statements and lookaside slots, times a thousand agents
+		// on one machine). A WAL reader never waits for writers, so the
+		// watch connection's short busy timeout does not hold the read up.
 		ts, err = queryTargets(ctx, w.conn, query)
 		unlock()
 	} else {
