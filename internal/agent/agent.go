@@ -199,7 +199,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.stats.lastSend.Store(a.cfg.Now().UnixNano())
 	reg, targets, err := a.initialTargets(ctx) // reg is nil when started on the cached list
 	if err != nil || (reg == nil && targets == nil) {
-		return err
+		return a.stoppedStarting(ctx, err)
 	}
 	defer func() {
 		if reg != nil {
@@ -222,7 +222,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	registered, err := a.start(ctx, reg, targets)
 	if err != nil {
-		return err
+		return a.stoppedStarting(ctx, err)
 	}
 	a.log.Info("agent started", "targets", len(a.pacer.order), "interval", a.cfg.Interval, "timeout", a.cfg.Timeout)
 	if a.cfg.Ready != nil {
@@ -275,6 +275,23 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	a.log.Info("agent stopped")
 	return flushErr
+}
+
+// stoppedStarting returns the error that ended the start, or nil when ctx
+// ended it: a stop asked for while the agent starts (SIGINT during its
+// first reads) is a clean stop like any other, and the me row, if written
+// already, says stopped.
+func (a *Agent) stoppedStarting(ctx context.Context, err error) error {
+	if ctx.Err() == nil {
+		return err
+	}
+	bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if e := a.cfg.Working.SetStopped(bg, a.cfg.Now()); e != nil {
+		a.log.Warn("mark stopped in working db", "err", e)
+	}
+	a.log.Info("agent stopped while starting")
+	return nil
 }
 
 // start writes the me row, aligns the working database with the registry,

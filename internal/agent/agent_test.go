@@ -2,8 +2,10 @@ package agent
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -180,5 +182,52 @@ func TestTidyEveryDefault(t *testing.T) {
 		if c.TidyEvery != tc.want {
 			t.Errorf("interval %v: TidyEvery = %v, want %v", tc.interval, c.TidyEvery, tc.want)
 		}
+	}
+}
+
+// cancelingRegistry cancels the agent's context on its first read of the
+// target list and fails that read as a canceled query does: a SIGINT that
+// lands while the agent starts.
+type cancelingRegistry struct {
+	store.Registry
+	cancel context.CancelFunc
+}
+
+func (r cancelingRegistry) Targets(ctx context.Context) ([]store.Target, error) {
+	r.cancel()
+	return nil, fmt.Errorf("read registry: %w", context.Canceled)
+}
+
+// TestAgentStoppedWhileStartingIsACleanStop: a stop asked for during the
+// start is a clean stop (nil), not a failure.
+func TestAgentStoppedWhileStartingIsACleanStop(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	reg, err := store.CreateRegistry(ctx, filepath.Join(dir, "master.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reg.Close()
+	if err := reg.Replace(ctx, targets("10.0.0.1", "10.0.0.2")); err != nil {
+		t.Fatal(err)
+	}
+	w, err := store.OpenWorking(ctx, filepath.Join(dir, "work.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	a, err := New(Config{
+		Self: netip.MustParseAddr("10.0.0.1"),
+		OpenRegistry: func(ctx context.Context) (store.Registry, error) {
+			return cancelingRegistry{Registry: reg, cancel: cancel}, nil
+		},
+		Working: w, Prober: newFakeProber(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Run(ctx); err != nil {
+		t.Errorf("Run stopped while starting = %v, want nil (a clean stop)", err)
 	}
 }
