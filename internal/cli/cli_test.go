@@ -9,16 +9,24 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pmonitor/pmonitor/internal/store/storetest"
 )
+
+// runBound is how long a command run by a test may take: one that should
+// return but runs on (an agent that should have refused to start) is
+// stopped and fails its test instead of hanging the suite.
+const runBound = 2 * time.Minute
 
 // run executes a pmonitor command line and returns stdout, stderr and the
 // exit code.
 func run(t *testing.T, args ...string) (string, string, int) {
 	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), runBound)
+	defer cancel()
 	var out, errb bytes.Buffer
-	code := Run(context.Background(), args, &out, &errb)
+	code := Run(ctx, args, &out, &errb)
 	return out.String(), errb.String(), code
 }
 

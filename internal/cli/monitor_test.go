@@ -69,7 +69,8 @@ func monitorFixture(t *testing.T) (dir, master string) {
 }
 
 // startMonitor runs 'monitor' in this process until the test ends and
-// waits until its me row is written.
+// waits until its me row is written and the registry says it runs (a
+// second agent checks the registry: the me row comes first).
 func startMonitor(t *testing.T, args ...string) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -90,10 +91,16 @@ func startMonitor(t *testing.T, args ...string) {
 		t.Fatal(err)
 	}
 	defer db.Close()
+	reg, err := sql.Open("sqlite", args[0]+"?_busy_timeout=5000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reg.Close()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		var n int
-		if db.QueryRow(`SELECT COUNT(*) FROM targets WHERE me = TRUE`).Scan(&n) == nil && n == 1 {
+		var me, running int
+		if db.QueryRow(`SELECT COUNT(*) FROM targets WHERE me = TRUE`).Scan(&me) == nil && me == 1 &&
+			reg.QueryRow(`SELECT COUNT(*) FROM targets WHERE running = TRUE`).Scan(&running) == nil && running == 1 {
 			return
 		}
 		select {
