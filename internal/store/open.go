@@ -24,8 +24,8 @@ const BusyTimeout = 15 * time.Second
 // (registries and working databases; SQLite's default is 2,000 KiB). Their
 // pages stay in the kernel's page cache anyway, so a page SQLite dropped
 // costs a pread, not a disk read; and a thousand agents on one machine each
-// keep three connections: at 1,000 targets the default cache cost an agent
-// 0.45 MB of private memory, and 64 KiB did not raise its CPU per probe
+// keep two connections (one per database): at 1,000 targets the default
+// cache cost an agent 0.45 MB of private memory, and 64 KiB did not raise its CPU per probe
 // (tools/benchmesh at 1,000 nodes: 24.4–25.2 µs, 25.9–28.8 before).
 const PageCacheKiB = 64
 

@@ -36,7 +36,7 @@ func (f figures) print(c config) {
 		row("cut seen by every agent", "%d agents: median %v, max %v (goal: interval + timeout = %v)", n,
 			f.cutLatency[n/2].Round(time.Millisecond), f.cutLatency[n-1].Round(time.Millisecond), c.interval+c.timeout)
 	}
-	row("stop and teardown", "%v from run = FALSE to all agents gone (%v), databases consolidated, network removed",
+	row("stop and teardown", "%v from run = FALSE: agents gone after %v, databases consolidated, network removed",
 		f.stopTook.Round(time.Millisecond), f.agentsGone.Round(time.Millisecond))
 	row("left in the kernel", "%s", orNothing(f.left))
 }
