@@ -40,3 +40,26 @@ func TestTuneAgentMemory(t *testing.T) {
 		})
 	}
 }
+
+// TestReleasableSeesGarbage checks the estimate against the runtime: heap
+// allocated and dropped since the last collection counts, and a collection
+// that returns it all leaves less than tidyWorth (an idle agent's tidy
+// does nothing).
+func TestReleasableSeesGarbage(t *testing.T) {
+	debug.FreeOSMemory()
+	if got := releasable(); got >= tidyWorth {
+		t.Fatalf("right after a release: releasable = %d, want < %d", got, tidyWorth)
+	}
+	defer debug.SetGCPercent(debug.SetGCPercent(-1)) // no collection between the drop and the read
+	const garbage = 8 << 20
+	for range garbage / 4096 {
+		sink = make([]byte, 4096)
+	}
+	sink = nil
+	// The runtime's counts lag by what the Ps have cached: a few spans.
+	if got := releasable(); got < garbage*7/8 {
+		t.Errorf("after dropping %d bytes: releasable = %d, want about that", garbage, got)
+	}
+}
+
+var sink []byte

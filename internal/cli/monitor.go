@@ -129,7 +129,7 @@ Example:
 				notifySystemd(log, daemon.SdNotifyReady)
 				releaseMemory()
 			},
-			Tidy: releaseMemory,
+			Tidy: tidyMemory,
 		}
 		// The agent advertises the address actually bound (--listen may say
 		// port 0), so listen first and serve once the agent exists.
