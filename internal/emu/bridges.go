@@ -17,8 +17,8 @@ const MaxBridgePorts = 1023
 // made when the second bridge is. The bridges form a star around the trunk,
 // a tree: no loops, so no spanning tree is needed, and a frame crosses at
 // most three bridges. Every bridge and uplink is set up like the first
-// bridge: no address, IPv6 off, multicast snooping off, so the root
-// namespace stays silent on the segment.
+// bridge: no address, IPv6 off (the switch's default), multicast snooping
+// off, so the switch stays silent on the segment.
 
 // hostsPerBridge returns how many hosts one bridge of n takes.
 func (n *Network) hostsPerBridge() int { return n.ports - 1 }
@@ -43,12 +43,12 @@ func (n *Network) addBridge(k int) error {
 		return fmt.Errorf("network full: %d bridges of %d ports, one trunk of %d ports", k-1, n.ports, n.ports)
 	}
 	name := bridgeName(n.run, k)
-	if err := createBridge(name, n.owner); err != nil {
+	if err := n.createBridge(name); err != nil {
 		return err
 	}
 	if k > 1 {
 		if err := n.joinTrunk(k); err != nil {
-			return errors.Join(err, deleteLink(name))
+			return errors.Join(err, n.deleteLink(name))
 		}
 	}
 	n.bridges = append(n.bridges, name)
@@ -61,7 +61,7 @@ func (n *Network) addBridge(k int) error {
 // repeated. The caller holds n.mu.
 func (n *Network) joinTrunk(k int) error {
 	if !n.trunk {
-		if err := createBridge(trunkName(n.run), n.owner); err != nil {
+		if err := n.createBridge(trunkName(n.run)); err != nil {
 			return err
 		}
 		n.trunk = true
@@ -75,18 +75,18 @@ func (n *Network) joinTrunk(k int) error {
 	return nil
 }
 
-// createBridge creates a bridge in the root namespace: marked, up, without
-// addresses, IPv6 and multicast snooping disabled.
-func createBridge(name string, mark owner) error {
+// createBridge creates a bridge in the switch: up, without addresses,
+// multicast snooping disabled.
+func (n *Network) createBridge(name string) error {
 	// Without multicast snooping the bridge neither joins the all-snoopers
-	// group nor sends IGMP reports for it: the root namespace stays silent.
+	// group nor sends IGMP reports for it: the switch stays silent.
 	snooping := false
 	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: name}, MulticastSnooping: &snooping}
-	if err := netlink.LinkAdd(br); err != nil {
+	if err := n.sw.LinkAdd(br); err != nil {
 		return fmt.Errorf("create bridge %s: %w", name, err)
 	}
-	if err := setupRootLink(br, nil, mark); err != nil {
-		return errors.Join(fmt.Errorf("bridge %s: %w", name, err), deleteLink(name))
+	if err := n.attach(br, nil); err != nil {
+		return errors.Join(fmt.Errorf("bridge %s: %w", name, err), n.deleteLink(name))
 	}
 	return nil
 }
@@ -96,51 +96,35 @@ func createBridge(name string, mark owner) error {
 func (n *Network) addUplink(k int) error {
 	up, down := uplinkName(n.run, k), trunkPortName(n.run, k)
 	veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: up}, PeerName: down}
-	if err := netlink.LinkAdd(veth); err != nil {
+	if err := n.sw.LinkAdd(veth); err != nil {
 		return fmt.Errorf("create uplink %s: %w", up, err)
 	}
 	err := func() error {
 		for _, end := range []struct{ link, master string }{{up, bridgeName(n.run, k)}, {down, trunkName(n.run)}} {
-			l, err := netlink.LinkByName(end.link)
+			l, err := n.sw.LinkByName(end.link)
 			if err != nil {
 				return fmt.Errorf("find %s: %w", end.link, err)
 			}
-			br, err := netlink.LinkByName(end.master)
+			br, err := n.sw.LinkByName(end.master)
 			if err != nil {
 				return fmt.Errorf("find %s: %w", end.master, err)
 			}
-			if err := setupRootLink(l, br, n.owner); err != nil {
+			if err := n.attach(l, br); err != nil {
 				return fmt.Errorf("uplink %s: %w", end.link, err)
 			}
 		}
 		return nil
 	}()
 	if err != nil {
-		return errors.Join(err, deleteLink(up))
+		return errors.Join(err, n.deleteLink(up))
 	}
 	return nil
 }
 
-// Bridges returns the names of the network's host bridges in the root
-// namespace, in order; the trunk that joins them is not among them.
+// Bridges returns the names of the network's host bridges (in the switch
+// namespace), in order; the trunk that joins them is not among them.
 func (n *Network) Bridges() []string {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return append([]string(nil), n.bridges...)
-}
-
-// removeBridges deletes the uplinks, the trunk and the bridges. The caller
-// holds n.mu.
-func (n *Network) removeBridges() error {
-	var errs []error
-	for k := range n.uplinks {
-		errs = append(errs, deleteLink(uplinkName(n.run, k+1)))
-	}
-	if n.trunk {
-		errs = append(errs, deleteLink(trunkName(n.run)))
-	}
-	for _, b := range n.bridges {
-		errs = append(errs, deleteLink(b))
-	}
-	return errors.Join(errs...)
 }

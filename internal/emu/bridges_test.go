@@ -15,8 +15,8 @@ import (
 
 // TestSeveralBridges builds five hosts on bridges of three ports (two hosts
 // each, one port for the trunk), in parallel, and checks that every host
-// reaches every other one across the trunk while the root namespace stays
-// off the segment.
+// reaches every other one across the trunk while the switch stays silent
+// and the root namespace off the segment.
 func TestSeveralBridges(t *testing.T) {
 	t.Parallel()
 	requirePing(t)
@@ -38,24 +38,28 @@ func TestSeveralBridges(t *testing.T) {
 		t.Fatalf("Bridges() = %v, want %v", got, wantBridges)
 	}
 	perBridge := map[string]int{}
-	for i, h := range hosts {
-		if want := vethName(r, i+1); h.BridgePort() != want {
-			t.Errorf("host %d: bridge port %s, want %s (hosts in number order)", i, h.BridgePort(), want)
+	inSwitch(t, n, func() {
+		for i, h := range hosts {
+			if want := vethName(r, i+1); h.BridgePort() != want {
+				t.Errorf("host %d: bridge port %s, want %s (hosts in number order)", i, h.BridgePort(), want)
+			}
+			perBridge[h.Bridge()]++
+			port, err := netlink.LinkByName(h.BridgePort())
+			if err != nil {
+				t.Error(err)
+				continue
+			}
+			br, err := netlink.LinkByName(h.Bridge())
+			if err != nil || port.Attrs().MasterIndex != br.Attrs().Index {
+				t.Errorf("host %s: port %s not on %s (%v)", h.Name(), h.BridgePort(), h.Bridge(), err)
+			}
 		}
-		perBridge[h.Bridge()]++
-		port, err := netlink.LinkByName(h.BridgePort())
-		if err != nil {
-			t.Fatal(err)
-		}
-		br, err := netlink.LinkByName(h.Bridge())
-		if err != nil || port.Attrs().MasterIndex != br.Attrs().Index {
-			t.Errorf("host %s: port %s not on %s (%v)", h.Name(), h.BridgePort(), h.Bridge(), err)
-		}
-	}
+		checkSilentSwitch(t, append(wantBridges, r+"-tr", r+"-u1", r+"-u2", r+"-u3", r+"-t1", r+"-t2", r+"-t3"))
+	})
 	if want := map[string]int{wantBridges[0]: 2, wantBridges[1]: 2, wantBridges[2]: 1}; !maps.Equal(perBridge, want) {
 		t.Errorf("hosts per bridge = %v, want %v", perBridge, want)
 	}
-	checkSilentRoot(t, append(wantBridges, r+"-tr", r+"-u1", r+"-u2", r+"-u3", r+"-t1", r+"-t2", r+"-t3"))
+	checkRootOffSegment(t, r)
 	if err := n.PinNeighbors(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -76,9 +80,10 @@ func TestSeveralBridges(t *testing.T) {
 	}
 }
 
-// checkSilentRoot fails t unless each of the root namespace's links has
-// no address, IPv6 off, and (bridges) multicast snooping off.
-func checkSilentRoot(t *testing.T, links []string) {
+// checkSilentSwitch fails t unless each of the switch's links has no
+// address, IPv6 off, and (bridges) multicast snooping off. It runs inside
+// the switch (inSwitch).
+func checkSilentSwitch(t *testing.T, links []string) {
 	t.Helper()
 	for _, name := range links {
 		l, err := netlink.LinkByName(name)
@@ -114,11 +119,35 @@ func TestNetworkFull(t *testing.T) {
 	r := n.Prefix()
 	want := []string{
 		"bridge " + r + "-br", "bridge " + r + "-br2", "bridge " + r + "-tr",
-		"netns " + r + "-a", "netns " + r + "-b",
+		"netns " + r + "--sw", "netns " + r + "-a", "netns " + r + "-b",
 		"veth " + r + "-t1", "veth " + r + "-t2", "veth " + r + "-u1", "veth " + r + "-u2",
 		"veth " + r + "-v1", "veth " + r + "-v2",
 	}
 	if got := leftovers(t, r); !slices.Equal(got, want) {
 		t.Errorf("after a failed host: %v, want %v", got, want)
+	}
+}
+
+// inSwitch runs fn on a thread inside n's switch namespace, where the
+// netlink package's functions and /proc/sys/net see the switch's links.
+func inSwitch(t *testing.T, n *Network, fn func()) {
+	t.Helper()
+	if err := inNetns(netnsPath(n.SwitchNetns()), func() error { fn(); return nil }); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// checkRootOffSegment fails t if the root namespace has a link of run: the
+// emulated segment lives in the switch namespace only.
+func checkRootOffSegment(t *testing.T, run string) {
+	t.Helper()
+	links, err := listLinks()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range links {
+		if strings.HasPrefix(l.Attrs().Name, run+"-") {
+			t.Errorf("root namespace has link %s of the network", l.Attrs().Name)
+		}
 	}
 }

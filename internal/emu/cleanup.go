@@ -16,12 +16,13 @@ import (
 )
 
 // Cleanup removes the leftovers of runs that ended without Close (crash,
-// SIGKILL): links (bridges, veths) in the root namespace and named network
-// namespaces whose names start with prefix ("" means DefaultPrefix), and
+// SIGKILL): named network namespaces (hosts, and the switch with the
+// bridges) and, of runs of older versions, links (bridges, veths) in the
+// root namespace whose names start with prefix ("" means DefaultPrefix), and
 // nothing else: an object must also have the shape of the naming scheme and
 // carry the marker of a run whose process is gone (see names.go), so objects
 // of other software and of live runs are never touched. It returns what it
-// removed, e.g. "veth pmk3x9a-v1", "bridge pmk3x9a-br", "netns pmk3x9a-a",
+// removed, e.g. "netns pmk3x9a--sw", "netns pmk3x9a-a", "bridge pmk3x9a-br",
 // and keeps going after errors, which it returns joined.
 func Cleanup(ctx context.Context, prefix string, log *slog.Logger) (removed []string, err error) {
 	if prefix == "" {
@@ -101,9 +102,17 @@ func Cleanup(ctx context.Context, prefix string, log *slog.Logger) (removed []st
 
 // listLinks lists the links of the root namespace, retrying dumps that
 // concurrent changes interrupted.
-func listLinks() ([]netlink.Link, error) {
+func listLinks() ([]netlink.Link, error) { return listLinksWith(nil) }
+
+// listLinksWith lists the links of nl's namespace (nil: the root
+// namespace), retrying dumps that concurrent changes interrupted.
+func listLinksWith(nl *netlink.Handle) ([]netlink.Link, error) {
+	list := netlink.LinkList
+	if nl != nil {
+		list = nl.LinkList
+	}
 	for try := 0; ; try++ {
-		links, err := netlink.LinkList()
+		links, err := list()
 		if errors.Is(err, netlink.ErrDumpInterrupted) && try < 10 {
 			continue
 		}

@@ -24,7 +24,7 @@ type Host struct {
 	addrs   []netip.Prefix
 	num     int              // host number, 1..: veth name and bridge slot
 	netns   string           // namespace name
-	veth    string           // bridge-side end of the veth pair, in the root namespace
+	veth    string           // bridge-side end of the veth pair, in the switch namespace
 	bridge  string           // the bridge veth is attached to
 	mac     net.HardwareAddr // of eth0, for PinNeighbors
 	ifindex int              // of eth0, inside the namespace
@@ -45,7 +45,8 @@ func (h *Host) NetnsName() string { return h.netns }
 // NetnsPath returns the path of the namespace's bind mount.
 func (h *Host) NetnsPath() string { return netnsPath(h.netns) }
 
-// BridgePort returns the name of the bridge-side veth in the root namespace.
+// BridgePort returns the name of the bridge-side veth, in the switch
+// namespace (Network.SwitchNetns).
 func (h *Host) BridgePort() string { return h.veth }
 
 // Bridge returns the name of the bridge the host is attached to.
@@ -169,19 +170,22 @@ func (h *Host) create(ctx context.Context, ipv6 bool) error {
 		return fmt.Errorf("open netns %s: %w", h.netns, err)
 	}
 	defer ns.Close()
+	// Created in the switch, its peer in the host: the pair never passes
+	// through the root namespace.
 	veth := &netlink.Veth{
 		LinkAttrs:     netlink.LinkAttrs{Name: h.veth},
 		PeerName:      hostIfName,
 		PeerNamespace: netlink.NsFd(ns),
 	}
-	if err := netlink.LinkAdd(veth); err != nil {
+	sw := h.net.sw
+	if err := sw.LinkAdd(veth); err != nil {
 		return fmt.Errorf("create veth %s: %w", h.veth, err)
 	}
-	br, err := netlink.LinkByName(h.bridge)
+	br, err := sw.LinkByName(h.bridge)
 	if err != nil {
 		return fmt.Errorf("find bridge: %w", err)
 	}
-	if err := setupRootLink(veth, br, mark); err != nil {
+	if err := h.net.attach(veth, br); err != nil {
 		return fmt.Errorf("veth %s: %w", h.veth, err)
 	}
 	if err := ctx.Err(); err != nil {
@@ -238,7 +242,7 @@ func (h *Host) configure(nl *netlink.Handle) error {
 
 // remove deletes the veth pair and the namespace; missing pieces are fine.
 func (h *Host) remove() error {
-	return errors.Join(deleteLink(h.veth), deleteNetns(h.netns))
+	return errors.Join(h.net.deleteLink(h.veth), deleteNetns(h.netns))
 }
 
 // SetLink brings the host's uplink up or down: it sets the administrative
@@ -251,12 +255,13 @@ func (h *Host) SetLink(ctx context.Context, up bool) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	l, err := netlink.LinkByName(h.veth)
+	sw := h.net.sw
+	l, err := sw.LinkByName(h.veth)
 	if err == nil {
 		if up {
-			err = netlink.LinkSetUp(l)
+			err = sw.LinkSetUp(l)
 		} else {
-			err = netlink.LinkSetDown(l)
+			err = sw.LinkSetDown(l)
 		}
 	}
 	if err != nil {

@@ -3,6 +3,7 @@ package emu
 import (
 	"context"
 	"fmt"
+	"github.com/vishvananda/netlink"
 	"net/netip"
 	"os"
 	"strings"
@@ -40,7 +41,13 @@ func crashedRun(run string) error {
 			return err
 		}
 	}
-	return nil // no Close
+	// What versions before the switch namespace left: a marked bridge in
+	// the root namespace (down, without addresses: it sends nothing).
+	old := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: bridgeName(run, 5)}}
+	if err := netlink.LinkAdd(old); err != nil {
+		return err
+	}
+	return netlink.LinkSetAlias(old, n.owner.String()) // no Close
 }
 
 // addHosts adds hosts given as "name=prefix,prefix,..." to n.

@@ -14,28 +14,32 @@ import (
 // which is "pm" followed by at most 6 lowercase letters or digits (default:
 // "pm" + 5 random characters, e.g. "pmk3x9a"):
 //
-//	first bridge (root namespace)      P-br       e.g. pmk3x9a-br
-//	further bridges (root namespace)   P-br<K>    e.g. pmk3x9a-br2 (K = bridge number, 2..)
-//	trunk bridge (root namespace)      P-tr       joins the bridges, once there are several
+//	switch namespace                   P--sw      holds the bridges and bridge-side veths (switch.go)
+//	first bridge (switch)              P-br       e.g. pmk3x9a-br
+//	further bridges (switch)           P-br<K>    e.g. pmk3x9a-br2 (K = bridge number, 2..)
+//	trunk bridge (switch)              P-tr       joins the bridges, once there are several
 //	uplink veth, bridge K side         P-u<K>     e.g. pmk3x9a-u2
 //	uplink veth, trunk side            P-t<K>     e.g. pmk3x9a-t2
-//	veth, bridge side (root namespace) P-v<N>     e.g. pmk3x9a-v12 (N = host number, 1..)
+//	veth, bridge side (switch)         P-v<N>     e.g. pmk3x9a-v12 (N = host number, 1..)
 //	veth, host side (host namespace)   eth0
-//	network namespace                  P-<host>   e.g. pmk3x9a-a, /var/run/netns/pmk3x9a-a
+//	host namespace                     P-<host>   e.g. pmk3x9a-a, /var/run/netns/pmk3x9a-a
+//
+// Links live in the switch namespace, so the root namespace holds none;
+// versions before the switch put them in the root namespace, and Cleanup
+// still removes such leftovers.
 //
 // Interface names are limited to 15 bytes (IFNAMSIZ-1): with |P| <= 8 a veth
-// name has room for 99999 hosts (and bridges). Names alone could still collide with an
-// unrelated "pm..." interface, so every object also carries a marker: the
-// bridge and the veths have the link alias (IFLA_IFALIAS, shown by
-// 'ip -d link') "pmonitor-emu run=P pid=PID start=TICKS [host=NAME]", and
-// each namespace has the same alias on its "lo". Cleanup deletes only objects
-// whose name starts with its prefix, whose name has the shape above and whose
-// marker names a run whose process (pid plus start time, so a reused pid does
-// not count) no longer exists. The kernel takes no alias at creation, so a
-// run killed in the microseconds between creating an object and marking it
-// leaves an unmarked object that Cleanup does not touch ('ip link del' /
-// 'ip netns del' it by hand); a veth is safe anyway: removing its marked
-// namespace removes it too.
+// name has room for 99999 hosts (and bridges). Names alone could still
+// collide with an unrelated "pm..." namespace, so every namespace also
+// carries a marker: its "lo" has the link alias (IFLA_IFALIAS, shown by
+// 'ip -d link') "pmonitor-emu run=P pid=PID start=TICKS [host=NAME]" (the
+// root-namespace links of older versions carried it too). Cleanup deletes
+// only objects whose name starts with its prefix, whose name has the shape
+// above and whose marker names a run whose process (pid plus start time, so
+// a reused pid does not count) no longer exists. The kernel takes no alias
+// at creation, so a run killed in the microseconds between creating a
+// namespace and marking it leaves an unmarked namespace that Cleanup does
+// not touch ('ip netns del' it by hand).
 
 // DefaultPrefix is the prefix every run prefix starts with; Cleanup with it
 // considers the leftovers of all pmonitor runs.
@@ -130,10 +134,11 @@ func isBridgeName(run, name string) bool {
 		(numbered(run, "-br", name) && name != run+"-br1")
 }
 
-// isNetnsName reports whether name is "run-<valid host name>".
+// isNetnsName reports whether name is "run-<valid host name>" or the
+// switch, "run--sw".
 func isNetnsName(run, name string) bool {
 	host, ok := strings.CutPrefix(name, run+"-")
-	return ok && checkHostName(host) == nil
+	return ok && checkHostName(host) == nil || name == switchNetns(run)
 }
 
 // owner identifies the run (and process) that created an object; it is

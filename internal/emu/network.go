@@ -60,6 +60,7 @@ type Network struct {
 	ports int // per bridge
 	owner owner
 	log   *slog.Logger
+	sw    *netlink.Handle // into the switch namespace; safe for concurrent use
 
 	mu       sync.Mutex
 	closed   bool
@@ -73,8 +74,9 @@ type Network struct {
 	adding   sync.WaitGroup       // AddHost calls building a host outside mu
 }
 
-// New creates the first bridge of a new network (up, without addresses,
-// IPv6 and multicast snooping disabled); AddHost creates more as they fill.
+// New creates the switch namespace and the first bridge of a new network
+// (up, without addresses, IPv6 and multicast snooping disabled); AddHost
+// creates more as they fill.
 // With an empty Options.Prefix it retries a few random prefixes if one is in
 // use; an explicit prefix in use is an error (a leftover: see Cleanup).
 func New(ctx context.Context, opts Options) (*Network, error) {
@@ -120,36 +122,14 @@ func newNetwork(ctx context.Context, run string, ports int, log *slog.Logger) (*
 		byName: make(map[string]*Host),
 		byAddr: make(map[netip.Addr]*Host),
 	}
-	if err := n.addBridge(1); err != nil {
+	if n.sw, err = createSwitch(run, o); err != nil {
 		return nil, err
 	}
-	if w := checkForward(); w != "" {
-		n.log.Warn("emulated hosts may not reach each other: " + w)
+	if err := n.addBridge(1); err != nil {
+		n.sw.Close()
+		return nil, errors.Join(err, deleteNetns(switchNetns(run)))
 	}
 	return n, nil
-}
-
-// setupRootLink marks a new link in the root namespace with mark (as its
-// alias: the kernel ignores an alias given at creation, so there is a short
-// window in which a crash leaves an unmarked link), disables IPv6 on it (no
-// link-local address, so the root namespace sends nothing onto the
-// segment), attaches it to master (if not nil) and brings it up.
-func setupRootLink(l, master netlink.Link, mark owner) error {
-	if err := netlink.LinkSetAlias(l, mark.String()); err != nil {
-		return fmt.Errorf("mark: %w", err)
-	}
-	if err := disableIPv6(l.Attrs().Name); err != nil {
-		return err
-	}
-	if master != nil {
-		if err := netlink.LinkSetMaster(l, master); err != nil {
-			return fmt.Errorf("attach to %s: %w", master.Attrs().Name, err)
-		}
-	}
-	if err := netlink.LinkSetUp(l); err != nil {
-		return fmt.Errorf("set up: %w", err)
-	}
-	return nil
 }
 
 // deleteLink deletes a link in the root namespace; a missing one is not an
@@ -171,8 +151,8 @@ func deleteLink(name string) error {
 // Prefix returns the run prefix that all names of this network start with.
 func (n *Network) Prefix() string { return n.run }
 
-// Bridge returns the name of the first bridge in the root namespace, the
-// only one of a network of up to BridgePorts-1 hosts.
+// Bridge returns the name of the first bridge (in the switch namespace),
+// the only one of a network of up to BridgePorts-1 hosts.
 func (n *Network) Bridge() string { return bridgeName(n.run, 1) }
 
 // Hosts returns the hosts in the order their AddHost calls began (of calls
@@ -200,8 +180,8 @@ func (n *Network) isClosed() bool {
 	return n.closed
 }
 
-// Close removes every namespace, veth and bridge (and with the namespaces
-// their drop rules). It takes no context and ignores cancellation, so it
+// Close removes every namespace, the switch's too, and with them every
+// veth, bridge and drop rule. It takes no context and ignores cancellation, so it
 // works from a signal path or t.Cleanup; it waits for concurrent AddHost
 // calls to finish. Calls after the first return nil. Processes still running
 // inside a host's namespace are not killed: they keep the namespace alive,
@@ -228,10 +208,11 @@ func (n *Network) Close() error {
 	left := n.awaitVethsGone(closeWait + time.Duration(len(n.hosts))*closeWaitPerHost)
 	for _, h := range n.hosts {
 		if left[h.veth] { // its namespace lives on (processes, open sockets)
-			errs = append(errs, deleteLink(h.veth))
+			errs = append(errs, n.deleteLink(h.veth))
 		}
 	}
-	errs = append(errs, n.removeBridges())
+	n.sw.Close()
+	errs = append(errs, deleteNetns(switchNetns(n.run))) // the bridges go with it
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("close network %s: %w", n.run, err)
 	}
@@ -252,7 +233,7 @@ func (n *Network) awaitVethsGone(timeout time.Duration) map[string]bool {
 	deadline := time.Now().Add(timeout)
 	for {
 		left := make(map[string]bool)
-		links, err := listLinks()
+		links, err := n.switchLinks()
 		if err != nil {
 			for _, h := range n.hosts { // cannot tell: delete them all
 				left[h.veth] = true

@@ -44,26 +44,31 @@ func TestMeshReachability(t *testing.T) {
 		}
 	}
 
-	// The root namespace is no member of the segment.
-	br, err := netlink.LinkByName(n.Bridge())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if addrs, err := netlink.AddrList(br, netlink.FAMILY_ALL); err != nil || len(addrs) != 0 {
-		t.Errorf("bridge %s addresses = %v, %v; want none", n.Bridge(), addrs, err)
-	}
-	for _, h := range hosts {
-		for _, p := range h.Addrs() {
-			routes, err := netlink.RouteGet(p.Addr().AsSlice())
-			if err == nil && len(routes) > 0 && routes[0].LinkIndex == br.Attrs().Index {
-				t.Errorf("root namespace routes %s via the bridge", p.Addr())
+	// Neither the root namespace nor the switch is a member of the segment.
+	checkRootOffSegment(t, n.Prefix())
+	inSwitch(t, n, func() {
+		br, err := netlink.LinkByName(n.Bridge())
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		if addrs, err := netlink.AddrList(br, netlink.FAMILY_ALL); err != nil || len(addrs) != 0 {
+			t.Errorf("bridge %s addresses = %v, %v; want none", n.Bridge(), addrs, err)
+		}
+		for _, h := range hosts {
+			port, err := netlink.LinkByName(h.BridgePort())
+			if err != nil || port.Attrs().MasterIndex != br.Attrs().Index {
+				t.Errorf("host %s: bridge port %s: %v, not attached to %s", h.Name(), h.BridgePort(), err, n.Bridge())
 			}
 		}
-		port, err := netlink.LinkByName(h.BridgePort())
-		if err != nil || port.Attrs().MasterIndex != br.Attrs().Index {
-			t.Errorf("host %s: bridge port %s: %v, not attached to %s", h.Name(), h.BridgePort(), err, n.Bridge())
+		// br_netfilter, when loaded, is off here: the bridged frames
+		// cross no IP hook, the machine's firewall least of all.
+		for _, key := range []string{"bridge-nf-call-iptables", "bridge-nf-call-ip6tables", "bridge-nf-call-arptables"} {
+			if b, err := os.ReadFile("/proc/sys/net/bridge/" + key); err == nil && strings.TrimSpace(string(b)) != "0" {
+				t.Errorf("switch: %s = %s, want 0", key, strings.TrimSpace(string(b)))
+			}
 		}
-	}
+	})
 }
 
 func TestHostNamespaceSettings(t *testing.T) {
@@ -149,8 +154,8 @@ func TestAddHostErrors(t *testing.T) {
 	if _, err := n.AddHost(canceled, "b", p("10.251.44.2/24")); !errors.Is(err, context.Canceled) {
 		t.Errorf("AddHost with canceled context = %v, want context.Canceled", err)
 	}
-	if got := leftovers(t, n.Prefix()); len(got) != 3 {
-		t.Errorf("after failed AddHost calls: %v, want only bridge, veth and netns of a", got)
+	if got := leftovers(t, n.Prefix()); len(got) != 4 {
+		t.Errorf("after failed AddHost calls: %v, want only the switch, its bridge, and veth and netns of a", got)
 	}
 	if got := len(n.Hosts()); got != 1 {
 		t.Errorf("%d hosts after failed AddHost calls, want 1", got)
@@ -167,8 +172,8 @@ func TestCloseRemovesEverything(t *testing.T) {
 	if err := hosts[0].Drop(t.Context(), Both); err != nil {
 		t.Fatal(err)
 	}
-	if got := leftovers(t, n.Prefix()); len(got) != 5 {
-		t.Fatalf("before Close: %v, want bridge, 2 veths, 2 namespaces", got)
+	if got := leftovers(t, n.Prefix()); len(got) != 6 {
+		t.Fatalf("before Close: %v, want bridge, 2 veths, 3 namespaces (the switch's too)", got)
 	}
 	// A process inside keeps b's namespace alive: Close must delete its veth
 	// itself, and leave the process alone.
@@ -204,13 +209,22 @@ func TestCloseRemovesEverything(t *testing.T) {
 	}
 }
 
-// leftovers lists the links and namespaces whose names start with prefix+"-".
+// leftovers lists the links (of the root namespace and of the switch) and
+// namespaces whose names start with prefix+"-".
 func leftovers(t *testing.T, prefix string) []string {
 	t.Helper()
 	var got []string
 	links, err := listLinks()
 	if err != nil {
 		t.Fatal(err)
+	}
+	if sw, err := handleIn(netnsPath(switchNetns(prefix))); err == nil {
+		more, err := listLinksWith(sw)
+		sw.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		links = append(links, more...)
 	}
 	for _, l := range links {
 		if strings.HasPrefix(l.Attrs().Name, prefix+"-") {

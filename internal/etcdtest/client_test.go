@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"strings"
 	"testing"
 
 	"github.com/vishvananda/netlink"
@@ -21,7 +22,7 @@ import (
 // The test process lives in the root namespace and must never send to an
 // emulated host from there: its own etcd client, health checks and
 // pmonitor commands work from inside an emulated "client" host, and no
-// address is ever put on the bridges in the root namespace.
+// link of the network is in the root namespace.
 
 // dialFrom returns a dialer whose TCP sockets are created inside h's
 // namespace (a socket keeps the namespace it was made in).
@@ -61,23 +62,18 @@ func runIn(t *testing.T, h *emu.Host, args ...string) (string, int) {
 	return out.String() + errb.String(), 0
 }
 
-// assertNoRootAddress fails t if any bridge of the network holds an
-// address in the root namespace.
-func assertNoRootAddress(t *testing.T, n *emu.Network) {
+// assertRootOffSegment fails t if the root namespace holds a link of the
+// network (its bridges live in the network's switch namespace), so that
+// nothing in the root namespace has a way onto the segment.
+func assertRootOffSegment(t *testing.T, n *emu.Network) {
 	t.Helper()
-	for _, name := range n.Bridges() {
-		br, err := netlink.LinkByName(name)
-		if err != nil {
-			t.Errorf("bridge %s: %v", name, err)
-			continue
-		}
-		addrs, err := netlink.AddrList(br, netlink.FAMILY_ALL)
-		if err != nil {
-			t.Errorf("addresses of bridge %s: %v", name, err)
-			continue
-		}
-		if len(addrs) > 0 {
-			t.Errorf("bridge %s has addresses in the root namespace: %v", name, addrs)
+	links, err := netlink.LinkList()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range links {
+		if strings.HasPrefix(l.Attrs().Name, n.Prefix()+"-") {
+			t.Errorf("root namespace has link %s of the network", l.Attrs().Name)
 		}
 	}
 }

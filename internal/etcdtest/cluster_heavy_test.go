@@ -55,7 +55,7 @@ func newMesh(t *testing.T, nAgents int) *mesh {
 	ctx := context.Background()
 	m := &mesh{net: emutest.New(t, emu.Options{}), subnet: 200 + rand.IntN(50)}
 	// Checked last (cleanups run in reverse), while the bridges still exist.
-	t.Cleanup(func() { assertNoRootAddress(t, m.net) })
+	t.Cleanup(func() { assertRootOffSegment(t, m.net) })
 	var err error
 	if m.client, err = m.net.AddHost(ctx, "client", netip.PrefixFrom(m.addr(255, 254), 16)); err != nil {
 		t.Fatal(err)
@@ -114,7 +114,7 @@ func newMesh(t *testing.T, nAgents int) *mesh {
 	ds := latencies(t, m.agents, start, 60*time.Second, applied(nAgents-1))
 	t.Logf("%d agents converged (applied %d targets): %s after start", nAgents, nAgents-1, figure(ds))
 	m.awaitRunning(t, nAgents, 30*time.Second)
-	assertNoRootAddress(t, m.net)
+	assertRootOffSegment(t, m.net)
 	return m
 }
 
