@@ -15,10 +15,12 @@ func cmdEmulate() *command {
 		args:    "--cleanup",
 		summary: "remove leftovers of crashed emulated networks (--cleanup)",
 		help: `Emulated networks (pmonitor test, pmonitor demo, the end-to-end tests) are
-network namespaces named PREFIX-HOST joined by veths to a bridge PREFIX-br.
-A run that ends normally removes them; one that crashed leaves them behind.
---cleanup removes the namespaces, bridges and veths whose names start with
---prefix, that carry pmonitor's marker and whose run's process is gone;
+network namespaces named PREFIX-HOST joined by veths to a bridge PREFIX-br
+in a namespace of its own, PREFIX--sw. A run that ends normally removes
+them; one that crashed leaves them behind. --cleanup removes the namespaces
+(and with them the bridges and veths), and the bridges and veths older
+versions left in the root namespace, whose names start with --prefix, that
+carry pmonitor's marker and whose run's process is gone;
 objects of live runs and of other software are never touched. Needs root.
 
 Example:
