@@ -59,7 +59,7 @@ type Config struct {
 	Flush     time.Duration // how long results wait in memory before a write; default half of Interval, within 2s..30s (state changes are written at once)
 	Watch     time.Duration // registry poll period when the registry cannot announce changes; default 500ms
 	Recheck   time.Duration // registry safety poll when it announces changes; default 30s
-	Heartbeat time.Duration // registry heartbeat period; default 30s, longer for registries of more than 18 agents (heartbeatPlan); the working db's me row beats at every write, and at least every 30s
+	Heartbeat time.Duration // registry heartbeat period; default 30s, longer for registries of more than 9 agents (heartbeatPlan); the working db's me row beats at every write, and at least every 30s
 	BusyGrace time.Duration // how long the registry may stay locked by other writers before pmonitor_registry_up reports it down; default 30s
 
 	// OnRate, if set, is called with the probe rate (probes per second)

@@ -111,18 +111,21 @@ const heartbeatSpacing = 100 * time.Millisecond
 // lasts: the window's share of the period is the share of time that the
 // registry keeps every agent looking. A thousand agents looking twice a
 // second cost the machine most of a core (each look takes the file's POSIX
-// locks, whose list holds an entry per agent), so a large registry
-// stretches the period to 16 windows (100 agents: a 10 s window every
-// 160 s; 1,000 agents: 100 s every 27 min); a short period (tests) with a few agents keeps the window within
-// a quarter of it. Nothing judges liveness by the registry heartbeat
-// alone: the working database's me row beats at every write and at least
-// every 30 s, and a second agent for the same address is refused while the
-// registry heartbeat is younger than three periods (aliveElsewhere).
+// locks, whose list holds an entry per agent), and for a hundred idle
+// agents the looks of a window every 16 were 16 % of their CPU samples, so
+// a large registry stretches the period to 32 windows (100 agents: a 10 s
+// window every 320 s; 1,000 agents: 100 s every 53 min); a short period
+// (tests) with a few agents keeps the window within a quarter of it.
+// Nothing judges liveness by the registry heartbeat alone: the working
+// database's me row beats at every write and at least every 30 s, and a
+// second agent for the same address is refused while the registry
+// heartbeat is younger than three periods and its pid lives
+// (aliveElsewhere).
 func heartbeatPlan(base time.Duration, agents int) (period, window time.Duration) {
 	spread := max(time.Duration(agents)*heartbeatSpacing, store.NotifyQuiet)
 	period = base
 	if spread > store.NotifyQuiet {
-		period = max(base, 16*spread)
+		period = max(base, 32*spread)
 	}
 	return period, min(period/4, spread)
 }

@@ -102,11 +102,11 @@ func TestAgentPollsRegistryWithoutNotifier(t *testing.T) {
 
 func TestHeartbeatAt(t *testing.T) {
 	self := netip.MustParseAddr("10.0.0.1")
-	base := time.Unix(1_699_200_000, 0) // a multiple of 30, 160, 400 and 1,600 s
-	const agents = 18                   // a window of 1.8 s every 30 s
+	base := time.Unix(1_699_200_000, 0) // a multiple of 30, 320, 800 and 3,200 s
+	const agents = 9                    // a window of 0.9 s every 30 s
 	slot := heartbeatAt(base.Add(-time.Nanosecond), 30*time.Second, self, agents).Sub(base)
-	if slot < 0 || slot >= 1800*time.Millisecond {
-		t.Fatalf("slot %v, want within the 1.8 s window", slot)
+	if slot < 0 || slot >= 900*time.Millisecond {
+		t.Fatalf("slot %v, want within the 0.9 s window", slot)
 	}
 	for _, tc := range []struct {
 		name   string
@@ -126,16 +126,17 @@ func TestHeartbeatAt(t *testing.T) {
 	}
 	// Every agent's slot falls in the same window of each period, as wide
 	// as the agents on the registry need; a large registry stretches the
-	// period so that heartbeats stay 20 ms apart.
+	// period to 32 windows, heartbeats 100 ms apart.
 	for _, tc := range []struct {
 		agents         int
 		period, window time.Duration
 	}{
 		{2, 30 * time.Second, 500 * time.Millisecond},
-		{18, 30 * time.Second, 1800 * time.Millisecond},
-		{100, 160 * time.Second, 10 * time.Second},
-		{250, 400 * time.Second, 25 * time.Second},
-		{1000, 1600 * time.Second, 100 * time.Second},
+		{9, 30 * time.Second, 900 * time.Millisecond},
+		{18, 57600 * time.Millisecond, 1800 * time.Millisecond},
+		{100, 320 * time.Second, 10 * time.Second},
+		{250, 800 * time.Second, 25 * time.Second},
+		{1000, 3200 * time.Second, 100 * time.Second},
 	} {
 		if p, w := heartbeatPlan(30*time.Second, tc.agents); p != tc.period || w != tc.window {
 			t.Errorf("heartbeatPlan(30s, %d) = %v, %v; want %v, %v", tc.agents, p, w, tc.period, tc.window)
