@@ -12,7 +12,6 @@ import (
 	"syscall"
 
 	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
 )
 
 // Cleanup removes the leftovers of runs that ended without Close (crash,
@@ -125,12 +124,7 @@ func listLinksWith(nl *netlink.Handle) ([]netlink.Link, error) {
 
 // netnsOwner reads the marker on the "lo" of the namespace at path.
 func netnsOwner(path string) (owner, bool) {
-	ns, err := netns.GetFromPath(path)
-	if err != nil {
-		return owner{}, false
-	}
-	defer ns.Close()
-	nl, err := netlink.NewHandleAt(ns)
+	nl, err := handleIn(path)
 	if err != nil {
 		return owner{}, false
 	}

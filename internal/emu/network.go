@@ -134,13 +134,24 @@ func newNetwork(ctx context.Context, run string, ports int, log *slog.Logger) (*
 
 // deleteLink deletes a link in the root namespace; a missing one is not an
 // error. Deleting one end of a veth pair deletes both.
-func deleteLink(name string) error {
-	l, err := netlink.LinkByName(name)
+func deleteLink(name string) error { return deleteLinkWith(nil, name) }
+
+// deleteLink deletes a link of the switch, like deleteLink.
+func (n *Network) deleteLink(name string) error { return deleteLinkWith(n.sw, name) }
+
+// deleteLinkWith deletes a link in nl's namespace (nil: the root
+// namespace); a missing one is not an error.
+func deleteLinkWith(nl *netlink.Handle, name string) error {
+	byName, del := netlink.LinkByName, netlink.LinkDel
+	if nl != nil {
+		byName, del = nl.LinkByName, nl.LinkDel
+	}
+	l, err := byName(name)
 	if errors.As(err, new(netlink.LinkNotFoundError)) {
 		return nil
 	}
 	if err == nil {
-		err = netlink.LinkDel(l)
+		err = del(l)
 	}
 	if err != nil && !errors.Is(err, unix.ENODEV) {
 		return fmt.Errorf("delete link %s: %w", name, err)
@@ -233,7 +244,7 @@ func (n *Network) awaitVethsGone(timeout time.Duration) map[string]bool {
 	deadline := time.Now().Add(timeout)
 	for {
 		left := make(map[string]bool)
-		links, err := n.switchLinks()
+		links, err := listLinksWith(n.sw)
 		if err != nil {
 			for _, h := range n.hosts { // cannot tell: delete them all
 				left[h.veth] = true

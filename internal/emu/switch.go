@@ -7,7 +7,6 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
-	"golang.org/x/sys/unix"
 )
 
 // The bridges of a network, their uplinks and the bridge side of every
@@ -84,26 +83,4 @@ func (n *Network) attach(l, master netlink.Link) error {
 		return fmt.Errorf("set up: %w", err)
 	}
 	return nil
-}
-
-// deleteLink deletes a link of the switch; a missing one is not an error.
-// Deleting one end of a veth pair deletes both.
-func (n *Network) deleteLink(name string) error {
-	l, err := n.sw.LinkByName(name)
-	if errors.As(err, new(netlink.LinkNotFoundError)) {
-		return nil
-	}
-	if err == nil {
-		err = n.sw.LinkDel(l)
-	}
-	if err != nil && !errors.Is(err, unix.ENODEV) {
-		return fmt.Errorf("delete link %s: %w", name, err)
-	}
-	return nil
-}
-
-// switchLinks lists the links of the switch, retrying dumps that
-// concurrent changes interrupted.
-func (n *Network) switchLinks() ([]netlink.Link, error) {
-	return listLinksWith(n.sw)
 }
